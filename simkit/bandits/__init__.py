@@ -1,0 +1,1 @@
+"""The bandits family API (see shared reference)."""

@@ -1,0 +1,1 @@
+"""The collapse family API (see shared reference)."""

@@ -1,0 +1,1 @@
+"""The irl family API (see shared reference)."""

@@ -1,0 +1,1 @@
+"""The regression family API (see shared reference)."""

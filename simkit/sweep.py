@@ -1,0 +1,165 @@
+"""The sweep engine: evaluate a study's grid cell by cell, checkpoint, combine into one dataset.
+
+Work is split into *units*: one grid cell and a contiguous block of replications.  The split
+depends only on the configuration (never on the number of workers), every unit's randomness
+comes from its replications' own streams, and so the combined dataset is bit-identical
+whatever the executor, the number of workers or threads, and whether the run was resumed.
+
+Each finished unit is written at once to ``OUT/STUDY/.checkpoints/CONFIG/`` (atomic rename).
+``CONFIG`` is a hash of everything that determines the numbers (study, grid, settings, reps,
+seed, backend, simkit version), so a changed configuration never reuses stale units.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .rng import rep_states, stable_key
+from .storage import read_dataset, write_dataset
+from .study import RunConfig, Study
+
+__all__ = ["Unit", "plan_units", "config_key", "run_unit", "evaluate"]
+
+TARGET_UNITS = 16
+
+
+class Unit(tuple):
+    """``(cell_index, cell, start, count)``: one cell and the replications ``start..start+count-1``."""
+
+    __slots__ = ()
+
+    @property
+    def cell_index(self):
+        return self[0]
+
+    @property
+    def cell(self):
+        return self[1]
+
+    @property
+    def start(self):
+        return self[2]
+
+    @property
+    def count(self):
+        return self[3]
+
+    def filename(self) -> str:
+        return f"cell{self.cell_index:05d}-{stable_key(self.cell):08x}-r{self.start}-{self.start + self.count}.nc"
+
+
+def plan_units(cfg: RunConfig) -> list[Unit]:
+    """Split the run into units: at least :data:`TARGET_UNITS` when the grid is small."""
+    cells = cfg.cells()
+    chunks = max(1, min(cfg.reps, math.ceil(TARGET_UNITS / len(cells))))
+    size = math.ceil(cfg.reps / chunks)
+    units = []
+    for i, cell in enumerate(cells):
+        for start in range(0, cfg.reps, size):
+            units.append(Unit((i, cell, start, min(size, cfg.reps - start))))
+    return units
+
+
+def config_key(cfg: RunConfig) -> str:
+    """A short hash of the configuration (names the checkpoint folder)."""
+    from . import __version__
+
+    payload = {
+        "study": cfg.study,
+        "grid": {k: list(v) for k, v in cfg.grid.items()},
+        "settings": cfg.settings,
+        "reps": cfg.reps,
+        "seed": cfg.seed,
+        "backend": cfg.backend,
+        "version": __version__,
+    }
+    return f"{stable_key(payload):08x}"
+
+
+def run_unit(study_name, settings, cell, seed, start, count, backend, threads=None):
+    """Evaluate one unit (in any process): the study's ``simulate`` on its replications' streams."""
+    from .registry import get_study
+
+    if threads is not None:
+        from .executors import limit_threads
+
+        limit_threads(threads)
+    study = get_study(study_name)
+    states = rep_states(seed, study_name, cell, count, start=start)
+    ds = study.simulate({**settings, **cell}, states, backend)
+    if "rep" not in ds.dims or ds.sizes["rep"] != count:
+        raise RuntimeError(f"{study_name}.simulate returned no 'rep' dimension of length {count}")
+    return ds.assign_coords(rep=np.arange(start, start + count))
+
+
+def evaluate(study: Study, cfg: RunConfig, executor, *, checkpoint_dir=None, fresh=False, progress=True):
+    """Evaluate every unit of ``cfg`` and combine them into one dataset.
+
+    Returns ``(dataset, reused, computed)``: the combined dataset (grid parameters as leading
+    dimensions, then the study's own dimensions, then ``rep``) and the counts of units read
+    from checkpoints and computed now.
+    """
+    from tqdm.auto import tqdm
+
+    units = plan_units(cfg)
+    results: dict[int, xr.Dataset] = {}
+    ckdir = None
+    if checkpoint_dir is not None:
+        ckdir = Path(checkpoint_dir) / config_key(cfg)
+        ckdir.mkdir(parents=True, exist_ok=True)
+        if not fresh:
+            for i, unit in enumerate(units):
+                path = ckdir / unit.filename()
+                if path.exists():
+                    try:
+                        results[i] = read_dataset(path, require_simkit=False)
+                    except Exception:  # a damaged checkpoint is recomputed
+                        path.unlink(missing_ok=True)
+    reused = len(results)
+    todo = [i for i in range(len(units)) if i not in results]
+    threads = getattr(executor, "threads", None)
+    args = [
+        (cfg.study, cfg.settings, units[i].cell, cfg.seed, units[i].start, units[i].count, cfg.backend, threads)
+        for i in todo
+    ]
+    bar = tqdm(
+        total=len(units), initial=reused, desc=cfg.study, unit="unit", disable=not progress,
+        file=sys.stderr, leave=False, dynamic_ncols=True,
+    )
+    try:
+        for j, ds in executor.imap(run_unit, args):
+            i = todo[j]
+            results[i] = ds
+            if ckdir is not None:
+                write_dataset(ds, ckdir / units[i].filename())
+            bar.update(1)
+    finally:
+        bar.close()
+    return _combine(cfg, units, results), reused, len(todo)
+
+
+def _combine(cfg: RunConfig, units, results) -> xr.Dataset:
+    by_cell: dict[int, list[xr.Dataset]] = {}
+    for i, unit in enumerate(units):
+        by_cell.setdefault(unit.cell_index, []).append(results[i])
+    cells = []
+    for index, cell in enumerate(cfg.cells()):
+        parts = by_cell[index]
+        ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim="rep")
+        ds = ds.expand_dims({name: [value] for name, value in cell.items()})
+        cells.append(ds)
+    shape = [len(v) for v in cfg.grid.values()]
+    names = list(cfg.grid)
+    if not names:
+        return cells[0]
+    nested = np.empty(shape, dtype=object)
+    for flat, ds in enumerate(cells):
+        nested[np.unravel_index(flat, shape)] = ds
+    combined = xr.combine_nested(nested.tolist(), concat_dim=names, combine_attrs="drop_conflicts")
+    order = names + [d for d in cells[0].dims if d not in names]
+    return combined.transpose(*order)
