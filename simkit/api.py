@@ -132,6 +132,8 @@ def finish_dataset(study: Study, cfg, ds: xr.Dataset, wall_seconds: float):
     attrs["title"] = study.title
     attrs["quick_grid"] = {k: list(v) for k, v in cfg.grid.items()} == {k: list(v) for k, v in study.quick_grid.items()}
     ds = ds.assign_attrs(attrs)
+    if study.rep_dim != "rep":
+        ds = ds.rename(rep=study.rep_dim)
     theory = study.theory(ds)
     if theory is not None:
         ds = ds.merge(theory, combine_attrs="override")

@@ -15,6 +15,10 @@ replication counts for the full and the quick (CI) run, and
 ``plot(ds) -> matplotlib.figure.Figure``
     simulation mean with 95% band, theory dashed.
 
+``rep_dim`` renames the replication dimension in the final dataset (e.g. ``"mdp"`` when each
+replication is one random MDP); ``simulate`` always returns ``rep``, and ``theory``, ``checks``
+and ``plot`` see ``rep_dim``.
+
 The settings are stored as attributes of the dataset (one attribute per setting), so
 ``theory``, ``checks`` and ``plot`` read them from ``ds.attrs``.
 """
@@ -163,7 +167,7 @@ class Study:
     plot: Callable
     validate_cell: Callable[[dict], None] | None = None
     backends: tuple[str, ...] = ("numpy", "numba", "cuda")
-    log_axes: str = ""
+    rep_dim: str = "rep"
 
     def param(self, name: str) -> Param:
         """The declared parameter called ``name``."""
