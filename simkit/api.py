@@ -96,12 +96,12 @@ def run_study(
             f"backend {resolved!r} is not implemented for {study.name}; choose one of {', '.join(study.backends)}"
         )
     cfg = study.config(quick=quick, reps=reps, seed=seed, backend=resolved, overrides=overrides)
-    folder = None
-    if out is not None:
-        folder = ensure_writable(Path(out) / study.name)
     executor = make_executor(workers, dask)
-    start = time.perf_counter()
     with executor:
+        folder = None
+        if out is not None:
+            folder = ensure_writable(Path(out) / study.name)
+        start = time.perf_counter()
         ds, reused, computed = evaluate(
             study, cfg, executor,
             checkpoint_dir=None if folder is None else folder / ".checkpoints",
@@ -111,11 +111,12 @@ def run_study(
     ds, checks = finish_dataset(study, cfg, ds, wall)
     paths = []
     if folder is not None:
-        paths.append(write_dataset(ds, folder / f"{study.name}.nc"))
-        if plot:
-            from .plotting import save_figure
+        from .plotting import save_figure
 
-            paths += save_figure(study.plot(ds), folder / study.name)
+        fig = study.plot(ds) if plot else None
+        paths.append(write_dataset(ds, folder / f"{study.name}.nc"))
+        if fig is not None:
+            paths += save_figure(fig, folder / study.name)
         shutil.rmtree(folder / ".checkpoints", ignore_errors=True)
     return RunResult(study, ds, checks, paths, reused, computed, wall)
 

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .stats import summarize  # noqa: E402
+from .storage import publish  # noqa: E402
 
 __all__ = ["style", "figure", "band", "theory_line", "save_figure", "COLORS"]
 
@@ -98,7 +99,7 @@ def save_figure(fig, stem, formats=("png", "pdf")):
         try:
             with style():
                 fig.savefig(tmp, format=fmt)
-            os.replace(tmp, final)
+            publish(tmp, final)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

@@ -19,7 +19,7 @@ import xarray as xr
 
 from .errors import OutputError
 
-__all__ = ["write_dataset", "read_dataset", "provenance", "netcdf_attrs", "ensure_writable"]
+__all__ = ["write_dataset", "read_dataset", "provenance", "netcdf_attrs", "ensure_writable", "publish"]
 
 
 def netcdf_attrs(attrs: dict) -> dict:
@@ -45,6 +45,14 @@ def _sanitise(ds: xr.Dataset) -> xr.Dataset:
     for name in ds.variables:
         ds[name].attrs = netcdf_attrs(ds[name].attrs)
     return ds
+
+
+def publish(tmp, final) -> None:
+    """Give ``tmp`` the usual permissions (0666 less the umask) and rename it to ``final``."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+    os.replace(tmp, final)
 
 
 def ensure_writable(folder) -> Path:
@@ -75,7 +83,7 @@ def write_dataset(ds: xr.Dataset, path) -> Path:
     os.close(fd)
     try:
         _sanitise(ds).to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -1,0 +1,242 @@
+"""The ``simkit`` command line: list, run, reproduce, plot, info, bench.
+
+Bad input ends with exit status 2 and one line on stderr; a run whose checks fail exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .errors import ParameterError, SimkitError
+
+__all__ = ["main"]
+
+FAMILIES = ("collapse", "bandits", "regression", "irl")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _fail(message: str, status: int = 2):
+    sys.stderr.write(f"simkit: error: {message}\n")
+    return status
+
+
+def _parse_sets(study, items):
+    """``["T=100,316", "d=8"]`` → ``{"T": [100, 316], "d": 8}``, typed and validated."""
+    overrides = {}
+    for item in items or ():
+        if "=" not in item:
+            raise ParameterError(f"--set {item!r}: expected name=value (for a grid parameter name=v1,v2,...)")
+        name, _, text = item.partition("=")
+        name = name.strip()
+        if not name or not text.strip():
+            raise ParameterError(f"--set {item!r}: expected name=value (for a grid parameter name=v1,v2,...)")
+        names = [p.name for p in study.params]
+        if name not in names:
+            raise ParameterError(f"--set {name}: {study.name} has no such parameter (known: {', '.join(names)})")
+        param = study.param(name)
+        values = [param.parse(part) for part in text.split(",")]
+        overrides[name] = values if name in study.grid else (values[0] if len(values) == 1 else values)
+    return overrides
+
+
+def _add_run_options(p, *, single=True):
+    p.add_argument("--quick", action="store_true", help="small grid and few replications (seconds)")
+    p.add_argument("--reps", type=_int_arg("--reps"), default=None, help="replications per cell")
+    p.add_argument("--seed", type=_int_arg("--seed"), default=0, help="run seed (default 0)")
+    p.add_argument("--backend", default="auto", help="auto, numpy, numba or cuda (default auto)")
+    p.add_argument("--out", default="results", help="results folder (default ./results)")
+    if single:
+        p.add_argument("--set", dest="sets", action="append", metavar="NAME=VALUE",
+                       help="override a setting, or a grid parameter with comma-separated values")
+    p.add_argument("--workers", type=_int_arg("--workers"), default=1, help="local worker processes")
+    p.add_argument("--dask", default=None, metavar="ADDRESS", help="Dask scheduler address, or 'local'")
+    p.add_argument("--fresh", action="store_true", help="ignore checkpoints of an interrupted run")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _int_arg(label):
+    def parse(text):
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{label} must be an integer, got {text!r}") from None
+
+    parse.__name__ = label
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="simkit", description="Simulate model misspecification beside its theory.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="studies, their papers and what each reproduces")
+    run = sub.add_parser("run", help="run one study")
+    run.add_argument("study")
+    _add_run_options(run)
+    rep = sub.add_parser("reproduce", help="run every study and print one table of checks")
+    _add_run_options(rep, single=False)
+    rep.add_argument("--only", action="append", metavar="STUDY", help="restrict to these studies")
+    plot = sub.add_parser("plot", help="redraw a saved result")
+    plot.add_argument("file")
+    plot.add_argument("--out", default=None, help="folder for the figure (default: next to FILE)")
+    sub.add_parser("info", help="versions, backends, GPU")
+    bench = sub.add_parser("bench", help="performance against baselines")
+    bench.add_argument("family", nargs="?", choices=FAMILIES, help="one family (default: all)")
+    bench.add_argument("--quick", action="store_true", help="small sizes")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``simkit`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except SimkitError as exc:
+        return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except KeyboardInterrupt:
+        sys.stderr.write("simkit: interrupted; finished cells are checkpointed: run the same command again to resume\n")
+        return 130
+
+
+def _cmd_list(args) -> int:
+    from .registry import all_studies
+
+    rows = [(s.name, s.family, s.title, s.paper) for s in all_studies()]
+    width = max(len(r[0]) for r in rows)
+    fam = max(len(r[1]) for r in rows)
+    for name, family, title, paper in rows:
+        print(f"{name.ljust(width)}  {family.ljust(fam)}  {title}")
+        print(f"{' ' * width}  {' ' * fam}  ({paper})")
+    return 0
+
+
+def _run_one(name, args, overrides=None, quiet=False):
+    from .api import run_study
+
+    result = run_study(
+        name, quick=args.quick, reps=args.reps, seed=args.seed, backend=args.backend, overrides=overrides,
+        workers=args.workers, dask=args.dask, out=args.out, fresh=args.fresh, progress=not args.no_progress,
+    )
+    total = result.reused + result.computed
+    resumed = f", {result.reused} reused from checkpoints" if result.reused else ""
+    print(f"{name}: {total} units ({result.computed} computed{resumed}) in {result.wall_seconds:.1f} s "
+          f"[{result.dataset.attrs['backend']}, {result.dataset.attrs['reps']} reps]")
+    return result
+
+
+def _cmd_run(args) -> int:
+    from .checks import format_table
+    from .registry import get_study
+
+    study = get_study(args.study)
+    overrides = _parse_sets(study, args.sets)
+    result = _run_one(study.name, args, overrides)
+    print(format_table((study.name, c) for c in result.checks))
+    for c in result.checks:
+        if not c.passed and c.detail:
+            print(f"  FAIL {c.name}: {c.detail}")
+    for path in result.paths:
+        print(f"wrote {path}")
+    return 0 if result.passed else 1
+
+
+def _cmd_reproduce(args) -> int:
+    from .checks import format_table
+    from .registry import all_studies, get_study
+
+    studies = [get_study(n) for n in args.only] if args.only else all_studies()
+    rows = []
+    start = time.perf_counter()
+    for study in studies:
+        result = _run_one(study.name, args)
+        rows += [(study.name, c) for c in result.checks]
+        for c in result.checks:
+            if not c.passed:
+                print(f"  FAIL {c.name}: {c.detail}")
+    print()
+    print(format_table(rows))
+    failed = sum(not c.passed for _, c in rows)
+    print(f"\n{len(studies)} studies, {len(rows) - failed} checks passed, {failed} failed "
+          f"in {time.perf_counter() - start:.0f} s")
+    return 0 if failed == 0 else 1
+
+
+def _cmd_plot(args) -> int:
+    from pathlib import Path
+
+    from .plotting import save_figure
+    from .registry import get_study
+    from .storage import ensure_writable, read_dataset
+
+    ds = read_dataset(args.file)
+    study = get_study(str(ds.attrs["study"]))
+    folder = ensure_writable(args.out) if args.out else Path(args.file).resolve().parent
+    paths = save_figure(study.plot(ds), folder / Path(args.file).stem)
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_info(args) -> int:
+    import platform
+
+    import numba
+    import numpy
+    import xarray
+
+    from . import __version__
+    from .backends import cuda_available, cuda_simulated, gpu_name, resolve_backend
+    from .executors import cores
+
+    print(f"simkit {__version__}  (python {platform.python_version()}, {platform.machine()})")
+    print(f"numpy {numpy.__version__}, numba {numba.__version__}, xarray {xarray.__version__}")
+    print(f"cores: {cores()}, numba threads: {numba.config.NUMBA_NUM_THREADS}")
+    gpu = gpu_name()
+    print(f"backends: numpy, numba{', cuda' if cuda_available() else ''}; auto -> {resolve_backend('auto')}")
+    print(f"gpu: {gpu or 'none'}{' (NUMBA_ENABLE_CUDASIM=1)' if cuda_simulated() else ''}")
+    try:
+        import cupy
+
+        print(f"cupy {cupy.__version__}")
+    except ImportError:
+        print("cupy: not installed (pip install 'simkit[gpu]')")
+    try:
+        import distributed
+
+        print(f"dask.distributed {distributed.__version__}")
+    except ImportError:
+        print("dask.distributed: not installed (pip install 'simkit[cluster]')")
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    import importlib
+
+    families = [args.family] if args.family else list(FAMILIES)
+    for family in families:
+        try:
+            module = importlib.import_module(f"simkit.{family}.bench")
+        except ModuleNotFoundError:
+            print(f"{family}: no benchmark yet")
+            continue
+        print(module.main(quick=args.quick))
+    return 0
+
+
+_COMMANDS = {
+    "list": _cmd_list,
+    "run": _cmd_run,
+    "reproduce": _cmd_reproduce,
+    "plot": _cmd_plot,
+    "info": _cmd_info,
+    "bench": _cmd_bench,
+}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
