@@ -1,26 +1,44 @@
-"""The study registry: every module in ``simkit.studies`` that defines ``STUDY`` or ``STUDIES``."""
+"""The study registry.
+
+Studies come from every module in ``simkit.studies`` that defines ``STUDY`` or ``STUDIES``,
+from modules named in the ``SIMKIT_STUDIES`` environment variable (comma-separated module
+names, also seen by worker processes), and from installed packages that declare an entry
+point in the ``simkit.studies`` group (pointing at such a module).
+"""
 
 from __future__ import annotations
 
 import functools
 import importlib
+import importlib.metadata
+import os
 import pkgutil
 
 from .errors import StudyError
 from .study import Study
 
-__all__ = ["all_studies", "get_study", "study_names"]
+__all__ = ["all_studies", "get_study", "study_names", "reload"]
+
+
+def _study_modules():
+    from . import studies as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            yield importlib.import_module(f"{package.__name__}.{info.name}")
+    for name in filter(None, (n.strip() for n in os.environ.get("SIMKIT_STUDIES", "").split(","))):
+        try:
+            yield importlib.import_module(name)
+        except ImportError as exc:
+            raise StudyError(f"SIMKIT_STUDIES names {name!r}, which cannot be imported ({exc})") from None
+    for entry in importlib.metadata.entry_points(group="simkit.studies"):
+        yield entry.load()
 
 
 @functools.lru_cache(maxsize=1)
 def _load() -> dict[str, Study]:
-    from . import studies as package
-
     found: dict[str, Study] = {}
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
+    for module in _study_modules():
         items = list(getattr(module, "STUDIES", ()))
         if hasattr(module, "STUDY"):
             items.append(module.STUDY)
@@ -29,6 +47,11 @@ def _load() -> dict[str, Study]:
                 raise RuntimeError(f"study name {study.name!r} is defined twice")
             found[study.name] = study
     return found
+
+
+def reload() -> None:
+    """Forget the loaded studies (after changing ``SIMKIT_STUDIES``)."""
+    _load.cache_clear()
 
 
 def all_studies() -> list[Study]:
