@@ -10,10 +10,9 @@ from scipy import stats
 from simkit import checks as ck
 from simkit.errors import ParameterError, ParameterTypeError
 from simkit.kernels import rng as krng
-from numba import cuda
+from stream_kernels import fill_normal_kernel
 
-from simkit.kernels.rng import fill_normal
-from simkit.kernels.targets import compiled, cuda_launcher
+from simkit.kernels.targets import compiled
 from simkit.rng import Stream, rep_states, stable_key
 from simkit.stats import loglog_slope, summarize
 from simkit.study import Param
@@ -117,15 +116,9 @@ class TestTargets:
         assert np.allclose(out, ref, rtol=1e-13)
         if cuda_available():
             res = np.zeros((3, 4))
-            compiled(_fill_normal_kernel, "cuda")[1, 3](states.copy(), res)
+            compiled(fill_normal_kernel, "cuda")[1, 3](states.copy(), res)
             assert np.allclose(res, ref, rtol=1e-12)
 
-
-@cuda_launcher
-def _fill_normal_kernel(st, res):
-    r = cuda.grid(1)
-    if r < st.shape[0]:
-        fill_normal(st[r], res[r])
 
 
 class TestStats:
