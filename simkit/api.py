@@ -135,6 +135,8 @@ def finish_dataset(study: Study, cfg, ds: xr.Dataset, wall_seconds: float):
     ds = ds.assign_attrs(attrs)
     if study.rep_dim != "rep":
         ds = ds.rename(rep=study.rep_dim)
+    if study.dims_order:
+        ds = ds.transpose(*study.dims_order, ..., missing_dims="ignore")
     theory = study.theory(ds)
     if theory is not None:
         ds = ds.merge(theory, combine_attrs="override")

@@ -29,10 +29,12 @@ def cores() -> int:
 
 
 def limit_threads(threads: int) -> None:
-    """Limit Numba's worker threads in this process (no-op if ``threads`` exceeds its pool)."""
+    """Limit Numba's and BLAS's threads in this (worker) process to ``threads``."""
     import numba
+    from threadpoolctl import threadpool_limits
 
     numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    threadpool_limits(limits=max(1, int(threads)), user_api="blas")
 
 
 class SerialExecutor:

@@ -15,6 +15,9 @@ replication counts for the full and the quick (CI) run, and
 ``plot(ds) -> matplotlib.figure.Figure``
     simulation mean with 95% band, theory dashed.
 
+``dims_order`` lists dimensions that lead every variable, in that order, in the final dataset
+(by default the grid's dimensions come first, then ``simulate``'s own).
+
 ``rep_dim`` renames the replication dimension in the final dataset (e.g. ``"mdp"`` when each
 replication is one random MDP); ``simulate`` always returns ``rep``, and ``theory``, ``checks``
 and ``plot`` see ``rep_dim``.
@@ -168,6 +171,7 @@ class Study:
     validate_cell: Callable[[dict], None] | None = None
     backends: tuple[str, ...] = ("numpy", "numba", "cuda")
     rep_dim: str = "rep"
+    dims_order: tuple[str, ...] = ()
 
     def param(self, name: str) -> Param:
         """The declared parameter called ``name``."""
