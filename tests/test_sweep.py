@@ -159,3 +159,11 @@ def test_config_key_changes_with_everything_that_matters():
     assert base != config_key(study.config(reps=10, seed=1))
     assert base != config_key(study.config(reps=10, overrides={"n": 21}))
     assert base != config_key(study.config(reps=10, backend="numpy"))
+
+
+def test_compiled_kernels_are_identical_across_processes_and_threads():
+    """A real study on the numba backend: 1 process (2 threads) vs 2 processes (1 thread each)."""
+    kwargs = dict(quick=True, backend="numba", out=None, progress=False, reps=24, overrides={"M": [10, 100]})
+    one = run_study("collapse-gaussian", **kwargs)
+    two = run_study("collapse-gaussian", workers=2, **kwargs)
+    xr.testing.assert_identical(_data(one.dataset), _data(two.dataset))
