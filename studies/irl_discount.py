@@ -109,13 +109,7 @@ def plot(ds):
 PARAMS = (
     Param("gamma_true", float, "true discount γ", low=0.0, high=1.0, high_inclusive=False, units="1"),
     Param("gamma_assumed", float, "discount γ' assumed by IRL", low=0.0, high=1.0, high_inclusive=False, units="1"),
-    Param("n_states", int, "states per random MDP", low=2, high=64),
-    Param("n_actions", int, "actions per state", low=2, high=16),
-    Param("kappa", float, "Dirichlet concentration of τ(s, a, ·)", low=0.0, low_inclusive=False, units="1"),
-    Param("alpha", float, "MCE entropy weight α (true and assumed)", low=0.0, low_inclusive=False, units="reward"),
-    Param("beta", float, "Boltzmann inverse temperature β (true and assumed)", low=0.0, low_inclusive=False,
-          units="1/reward"),
-    Param("restarts", int, "starting points of the worst-case search", low=1, high=64),
+    *sup.MDP_PARAMS,
 )
 
 STUDY = Study(

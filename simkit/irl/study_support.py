@@ -8,10 +8,22 @@ import xarray as xr
 from .. import checks as ck
 from .. import plotting
 from ..rng import Stream
+from ..study import Param
 from .experiments import METHODS, metrics_dataset_vars, misspecified_irl
 from .mdp import mix_transitions, random_mdp, random_transitions
 
-__all__ = ["simulate_cell", "theory", "zero_checks", "worst_case_checks", "plot_methods"]
+__all__ = ["MDP_PARAMS", "simulate_cell", "theory", "zero_checks", "worst_case_checks", "plot_methods"]
+
+MDP_PARAMS = (
+    Param("n_states", int, "states per random MDP", low=2, high=64),
+    Param("n_actions", int, "actions per state", low=2, high=16),
+    Param("kappa", float, "Dirichlet concentration of τ(s, a, ·)", low=0.0, low_inclusive=False, units="1"),
+    Param("alpha", float, "MCE entropy weight α (true and assumed)", low=0.0, low_inclusive=False, units="reward"),
+    Param("beta", float, "Boltzmann inverse temperature β (true and assumed)", low=0.0, low_inclusive=False,
+          units="1/reward"),
+    Param("restarts", int, "starting points of the worst-case search", low=1, high=64),
+)
+"""Parameters of the random MDPs and the IRL methods, shared by irl-discount and irl-dynamics."""
 
 METHOD_LABELS = {
     "mce": "MCE closed form",
