@@ -191,7 +191,7 @@ def _cmd_info(args) -> int:
 
     from . import __version__
     from .backends import cuda_available, cuda_simulated, gpu_name, resolve_backend
-    from .executors import cores
+    from .threads import cores
 
     print(f"simkit {__version__}  (python {platform.python_version()}, {platform.machine()})")
     print(f"numpy {numpy.__version__}, numba {numba.__version__}, xarray {xarray.__version__}")

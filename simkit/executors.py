@@ -1,40 +1,23 @@
 """Where work units run: in this process, in local worker processes, or on a Dask cluster.
 
 Each executor maps a picklable function over argument tuples and yields ``(index, result)``
-as results arrive (completion order).  Numba's thread count is limited inside every worker so
-that processes × threads never exceeds the machine's cores.
+as results arrive (completion order).  Numba's and BLAS's thread counts are limited inside every
+worker (:mod:`simkit.threads`) so that processes × threads never exceeds the machine's cores.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
-import os
 
 from .errors import SimkitError
+from .threads import cores, limit_threads
 
-__all__ = ["ExecutorError", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "make_executor", "limit_threads"]
+__all__ = ["ExecutorError", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "make_executor"]
 
 
 class ExecutorError(SimkitError, RuntimeError):
     """A worker pool or cluster that cannot be used."""
-
-
-def cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def limit_threads(threads: int) -> None:
-    """Limit Numba's and BLAS's threads in this (worker) process to ``threads``."""
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-    threadpool_limits(limits=max(1, int(threads)), user_api="blas")
 
 
 class SerialExecutor:

@@ -86,7 +86,7 @@ def run_unit(study_name, settings, cell, seed, start, count, backend, threads=No
     from .registry import get_study
 
     if threads is not None:
-        from .executors import limit_threads
+        from .threads import limit_threads
 
         limit_threads(threads)
     study = get_study(study_name)

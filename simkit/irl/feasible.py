@@ -29,7 +29,7 @@ from scipy import optimize
 
 from ..errors import ParameterError
 from ..validation import check_int, check_real
-from ._blas import one_blas_thread
+from ..threads import one_blas_thread
 from .distances import _starc, val_matrix
 from .mdp import check_gamma, check_reward, check_transitions, expected_reward
 

@@ -23,7 +23,7 @@ from scipy import optimize
 
 from ..errors import ParameterError
 from ..validation import check_int, check_real
-from ._blas import one_blas_thread
+from ..threads import one_blas_thread
 from .mdp import check_gamma, check_initial, check_policy, check_transitions
 from .models import softmax
 from .solvers import _occupancy, bellman

@@ -1,0 +1,244 @@
+"""Sketching matrices ``S`` (``m x n``): Haar orthogonal, SRHT (fast Walsh–Hadamard) and i.i.d. Gaussian.
+
+Each sketch is drawn from one replication's stream (:class:`simkit.rng.Stream`) and applied to a
+batch of matrices ``A`` of shape ``(R, n, k)`` (one per replication) giving ``S A`` of shape
+``(R, m, k)``.  Array code is generic in ``xp`` (NumPy, or CuPy for the ``cuda`` backend); the
+Walsh–Hadamard transform runs as a compiled kernel on the ``numba`` (``prange``) and ``cuda``
+(one thread per column) backends and as plain NumPy on ``numpy``.
+
+Draw order per sketch (part of the contract, so every backend sees the same sketch):
+
+* ``haar``: ``n*m`` normals (an ``n x m`` matrix, C order); ``S`` is the transpose of its
+  sign-corrected QR factor, i.e. the first ``m`` rows of a Haar orthogonal matrix;
+* ``srht``: for each of ``rounds`` rounds, ``n`` uniforms (a random permutation by argsort) and
+  ``n`` uniforms (random signs, ``u < 1/2`` gives ``-1``); then ``n`` uniforms whose argsort's first
+  ``m`` entries are the kept rows (sampling without replacement).  ``S = B (H D_k P_k) ... (H D_1 P_1)``
+  with ``H`` the block-diagonal normalised Hadamard transform (:mod:`simkit.kernels.regression_fwht`),
+  exactly orthogonal (``S S^T = I_m``) for every ``n``;
+* ``gaussian``: ``m*n`` normals, entries ``N(0, 1/n)`` (``m x n``, C order).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+
+import numpy as np
+
+from ..backends import get_xp
+from ..errors import ParameterError
+from ..validation import check_choice, check_int
+
+__all__ = [
+    "SKETCH_NAMES",
+    "default_rounds",
+    "fwht",
+    "fwht_numpy",
+    "draw_sketch",
+    "apply_sketches",
+    "sketch_gram",
+    "sketch_matrix",
+    "HaarSketch",
+    "SRHTSketch",
+    "GaussianSketch",
+]
+
+SKETCH_NAMES = ("haar", "srht", "gaussian")
+_FWHT_CHUNK = 8
+# Numba's parallel launchers must not be entered from two Python threads at once
+_CPU_KERNEL_LOCK = threading.Lock()
+
+
+def default_rounds(n: int) -> int:
+    """Rounds of (permute, flip signs, Hadamard) in an SRHT: 1 when ``n`` is a power of two, else 2.
+
+    With ``n`` not a power of two the Hadamard transform is block-diagonal (blocks from the binary
+    expansion of ``n``); a second round mixes the blocks.
+    """
+    return 1 if n & (n - 1) == 0 else 2
+
+
+def fwht_numpy(a):
+    """Block-diagonal normalised Walsh–Hadamard transform along axis -2 (NumPy reference).
+
+    Parameters
+    ----------
+    a : numpy.ndarray, shape (..., n, k)
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., n, k)
+        ``blockdiag(H_b / sqrt(b)) @ a`` for the blocks ``b`` of the binary expansion of ``n``
+        (largest first); a new array.
+    """
+    a = np.array(a, dtype=float, copy=True)
+    n = a.shape[-2]
+    start = 0
+    while start < n:
+        size = 1 << int(math.floor(math.log2(n - start)))
+        block = a[..., start : start + size, :]
+        lead = block.shape[:-2]
+        k = block.shape[-1]
+        h = 1
+        while h < size:
+            v = block.reshape(lead + (size // (2 * h), 2, h, k))
+            x, y = v[..., 0, :, :], v[..., 1, :, :]
+            block = np.stack((x + y, x - y), axis=-3).reshape(lead + (size, k))
+            h *= 2
+        a[..., start : start + size, :] = block / math.sqrt(size)
+        start += size
+    return a
+
+
+def fwht(a, backend="numpy"):
+    """Block-diagonal normalised Walsh–Hadamard transform along axis -2, on ``backend``.
+
+    Parameters
+    ----------
+    a : array, shape (R, n, k) or (n, k)
+        NumPy array (CuPy on a real GPU for ``cuda``); not modified.
+    backend : {"numpy", "numba", "cuda"}
+        ``numpy``: :func:`fwht_numpy`; ``numba``: the compiled ``prange`` kernel; ``cuda``: the
+        Numba-CUDA kernel (one thread per column).
+
+    Returns
+    -------
+    array, same shape as ``a``
+    """
+    check_choice("backend", backend, ("numpy", "numba", "cuda"))
+    if backend == "numpy":
+        return fwht_numpy(a)
+    from ..kernels.regression_fwht import fwht_cpu, fwht_cuda
+    from ..kernels.targets import compiled
+
+    xp = get_xp(backend)
+    squeeze = a.ndim == 2
+    out = xp.array(a, dtype=xp.float64, copy=True, order="C")
+    if squeeze:
+        out = out[None]
+    if backend == "numba":
+        kernel = compiled(fwht_cpu, "cpu")
+        with _CPU_KERNEL_LOCK:
+            kernel(out, _FWHT_CHUNK)
+    else:
+        threads = 128
+        total = out.shape[0] * out.shape[2]
+        compiled(fwht_cuda, "cuda")[max(1, (total + threads - 1) // threads), threads](out)
+    return out[0] if squeeze else out
+
+
+@dataclasses.dataclass
+class HaarSketch:
+    """First ``m`` rows of a Haar orthogonal ``n x n`` matrix, stored as ``matrix`` (``m x n``)."""
+
+    matrix: np.ndarray
+    orthogonal = True
+
+
+@dataclasses.dataclass
+class SRHTSketch:
+    """``S = B (H D_k P_k) ... (H D_1 P_1)``: permutations ``perms`` and signs ``signs`` (``rounds x n``), kept ``rows`` (``m``)."""
+
+    perms: np.ndarray
+    signs: np.ndarray
+    rows: np.ndarray
+    orthogonal = True
+
+
+@dataclasses.dataclass
+class GaussianSketch:
+    """An i.i.d. ``N(0, 1/n)`` matrix ``matrix`` (``m x n``)."""
+
+    matrix: np.ndarray
+    orthogonal = False
+
+
+def _check_mn(m, n):
+    n = check_int("n", n, low=1)
+    m = check_int("m", m, low=1)
+    if m > n:
+        raise ParameterError(f"sketch size m must be in [1, n] = [1, {n}], got {m}")
+    return m, n
+
+
+def draw_sketch(kind, m, n, stream, *, rounds=None):
+    """Draw one ``m x n`` sketch from ``stream`` (see the module docstring for the draw order).
+
+    Parameters
+    ----------
+    kind : {"haar", "srht", "gaussian"}
+    m, n : int
+        Sketch size and number of samples, ``1 <= m <= n``.
+    stream : simkit.rng.Stream
+        The replication's stream (advanced).
+    rounds : int, optional
+        SRHT rounds (default :func:`default_rounds`).
+
+    Returns
+    -------
+    HaarSketch, SRHTSketch or GaussianSketch
+    """
+    check_choice("sketch", kind, SKETCH_NAMES)
+    m, n = _check_mn(m, n)
+    if kind == "haar":
+        g = stream.normal((n, m))
+        q, r = np.linalg.qr(g)
+        q *= np.where(np.diag(r) < 0, -1.0, 1.0)
+        return HaarSketch(np.ascontiguousarray(q.T))
+    if kind == "gaussian":
+        return GaussianSketch(stream.normal((m, n)) / math.sqrt(n))
+    rounds = default_rounds(n) if rounds is None else check_int("rounds", rounds, low=1)
+    perms = np.empty((rounds, n), dtype=np.int64)
+    signs = np.empty((rounds, n))
+    for k in range(rounds):
+        perms[k] = np.argsort(stream.uniform(n), kind="stable")
+        signs[k] = np.where(stream.uniform(n) < 0.5, -1.0, 1.0)
+    rows = np.argsort(stream.uniform(n), kind="stable")[:m]
+    return SRHTSketch(perms, signs, rows)
+
+
+def apply_sketches(sketches, a, backend="numpy"):
+    """Apply one sketch per replication: ``out[r] = S_r @ a[r]``.
+
+    Parameters
+    ----------
+    sketches : list of sketches, length R
+        All of one kind and one size ``m x n``.
+    a : array, shape (R, n, k)
+        On the backend's array module.
+    backend : {"numpy", "numba", "cuda"}
+
+    Returns
+    -------
+    array, shape (R, m, k)
+    """
+    xp = get_xp(backend)
+    first = sketches[0]
+    if isinstance(first, SRHTSketch):
+        out = a
+        for k in range(first.perms.shape[0]):
+            perm = xp.asarray(np.stack([s.perms[k] for s in sketches]))
+            sign = xp.asarray(np.stack([s.signs[k] for s in sketches]))
+            out = xp.take_along_axis(out, perm[:, :, None], axis=1) * sign[:, :, None]
+            out = fwht(out, backend)
+        rows = xp.asarray(np.stack([s.rows for s in sketches]))
+        return xp.take_along_axis(out, rows[:, :, None], axis=1)
+    mats = xp.asarray(np.stack([s.matrix for s in sketches]))
+    return mats @ a
+
+
+def sketch_gram(sketches, backend="numpy"):
+    """``S_r S_r^T`` per replication, shape ``(R, m, m)``, or ``None`` when every ``S`` has orthonormal rows."""
+    if sketches[0].orthogonal:
+        return None
+    xp = get_xp(backend)
+    mats = xp.asarray(np.stack([s.matrix for s in sketches]))
+    return mats @ xp.swapaxes(mats, 1, 2)
+
+
+def sketch_matrix(sketch, n, backend="numpy"):
+    """The dense ``m x n`` matrix of one sketch (for tests and small problems)."""
+    if isinstance(sketch, SRHTSketch):
+        return np.asarray(apply_sketches([sketch], np.eye(n)[None], backend))[0]
+    return np.asarray(sketch.matrix)

@@ -1,0 +1,187 @@
+"""Sketches, the Walsh–Hadamard kernel and exact risk of the (sketched) ridgeless estimators."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+from scipy import stats
+
+from simkit.errors import ParameterError
+from simkit.regression import linear, sketches
+from simkit.rng import Stream, rep_states
+
+
+def _stream(i=0):
+    return Stream(rep_states(7, "test-regression", {"i": i}, 1)[0].copy())
+
+
+def _blockdiag_hadamard(n):
+    blocks, rest = [], n
+    while rest:
+        b = 1 << (rest.bit_length() - 1)
+        blocks.append(scipy.linalg.hadamard(b) / np.sqrt(b))
+        rest -= b
+    return scipy.linalg.block_diag(*blocks)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba", "cuda"])
+@pytest.mark.parametrize("n", [16, 12])
+def test_fwht_matches_scipy_hadamard(backend, n):
+    a = np.random.default_rng(1).standard_normal((2, n, 3))
+    out = np.asarray(sketches.fwht(a, backend))
+    np.testing.assert_allclose(out, _blockdiag_hadamard(n) @ a, atol=1e-12)
+    if n == 16:
+        np.testing.assert_allclose(out[0], scipy.linalg.hadamard(16) @ a[0] / 4, atol=1e-12)
+
+
+def test_haar_sketch_orthogonal_and_haar_distributed():
+    n, m, reps = 8, 3, 400
+    first = np.empty(reps)
+    for r in range(reps):
+        s = sketches.draw_sketch("haar", m, n, _stream(r)).matrix
+        np.testing.assert_allclose(s @ s.T, np.eye(m), atol=1e-12)
+        first[r] = s[0, 0]
+    # for a Haar matrix, Q_11^2 ~ Beta(1/2, (n-1)/2) and Q_11 is symmetric about 0
+    assert stats.kstest(first**2, stats.beta(0.5, (n - 1) / 2).cdf).pvalue > 1e-3
+    assert abs(first.mean()) < 4 * first.std() / np.sqrt(reps)
+
+
+@pytest.mark.parametrize("n", [64, 100])
+def test_srht_orthogonal_and_explicit(n):
+    sk = sketches.draw_sketch("srht", 20, n, _stream())
+    s = sketches.sketch_matrix(sk, n)
+    np.testing.assert_allclose(s @ s.T, np.eye(20), atol=1e-12)
+    # explicit B (H D_k P_k) ... (H D_1 P_1)
+    full = np.eye(n)
+    h = _blockdiag_hadamard(n)
+    for perm, sign in zip(sk.perms, sk.signs):
+        full = h @ np.diag(sign) @ np.eye(n)[perm] @ full
+    np.testing.assert_allclose(s, full[sk.rows], atol=1e-12)
+
+
+def test_apply_sketches_backends_agree():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((3, 24, 5))
+    sks = [sketches.draw_sketch("srht", 10, 24, _stream(i)) for i in range(3)]
+    ref = sketches.apply_sketches(sks, a, "numpy")
+    for backend in ("numba", "cuda"):
+        np.testing.assert_allclose(np.asarray(sketches.apply_sketches(sks, a, backend)), ref, atol=1e-12)
+    dense = np.stack([sketches.sketch_matrix(s, 24) @ a[i] for i, s in enumerate(sks)])
+    np.testing.assert_allclose(ref, dense, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,m,p", [("gaussian", 12, 7), ("gaussian", 6, 9), ("haar", 10, 4), ("srht", 5, 8)])
+def test_exact_risk_against_pinv_formulas(kind, m, p):
+    n, sigma = 16, 1.5
+    stream = _stream(11)
+    spec = np.linspace(0.5, 2.0, p)
+    x = linear.draw_design(stream, n, p, spec)
+    beta = linear.draw_beta(stream, p, 2.0)
+    sk = sketches.draw_sketch(kind, m, n, stream)
+    s = sketches.sketch_matrix(sk, n)
+    a = np.linalg.pinv(s @ x) @ s  # beta_hat = A y
+    mean_err = a @ x @ beta - beta
+    bias_ref = mean_err @ (spec * mean_err)
+    var_ref = sigma**2 * np.trace(a @ a.T @ np.diag(spec))
+    z = (s @ x)[None]
+    gram = None if sk.orthogonal else (s @ s.T)[None]
+    b, v = linear.exact_risk(z, beta[None], sigma, gram=gram, spectrum=spec)
+    assert b[0] == pytest.approx(bias_ref, rel=1e-9, abs=1e-12)
+    assert v[0] == pytest.approx(var_ref, rel=1e-9)
+    # ridge against its normal equations
+    lam = 0.3
+    a = np.linalg.solve(z[0].T @ z[0] + m * lam * np.eye(p), z[0].T) @ s
+    err = a @ x @ beta - beta
+    b, v = linear.exact_risk(z, beta[None], sigma, gram=gram, spectrum=spec, ridge=lam)
+    assert b[0] == pytest.approx(err @ (spec * err), rel=1e-9)
+    assert v[0] == pytest.approx(sigma**2 * np.trace(a @ a.T @ np.diag(spec)), rel=1e-9)
+
+
+def test_exact_risk_against_brute_force_monte_carlo():
+    # fixed (X, S, beta); Monte Carlo over the noise of ||beta_hat - beta||^2_Sigma
+    n, p, m, sigma = 20, 12, 8, 1.0
+    stream = _stream(5)
+    x = linear.draw_design(stream, n, p)
+    beta = linear.draw_beta(stream, p, 3.0)
+    sk = sketches.draw_sketch("gaussian", m, n, stream)
+    s = sk.matrix
+    b, v = linear.exact_risk((s @ x)[None], beta[None], sigma, gram=(s @ s.T)[None])
+    eps = np.random.default_rng(0).standard_normal((20_000, n)) * sigma
+    y = x @ beta + eps
+    est = np.linalg.lstsq(s @ x, (s @ y.T), rcond=None)[0].T  # minimum-norm solutions
+    loss = np.sum((est - beta) ** 2, axis=1)
+    se = loss.std() / np.sqrt(loss.size)
+    assert abs(loss.mean() - (b[0] + v[0])) < 5 * se
+
+
+def test_rank_cutoff_drops_null_directions():
+    # a rank-deficient design: the duplicated column must not blow up the variance
+    x = np.random.default_rng(2).standard_normal((10, 4))
+    x = np.hstack([x, x[:, :1]])
+    b, v = linear.exact_risk(x[None], np.ones((1, 5)), 1.0)
+    ref = np.trace(np.linalg.pinv(x) @ np.linalg.pinv(x).T)
+    assert v[0] == pytest.approx(ref, rel=1e-8)
+
+
+def test_simulate_backends_agree_and_reps_independent():
+    states = rep_states(0, "test-regression", {"c": 1}, 4)
+    kw = dict(n=32, p=12, m=20, alpha=2.0, sigma=1.0, sketch="srht")
+    ref = linear.simulate_sketched(states, backend="numpy", **kw)
+    for backend in ("numba", "cuda"):
+        out = linear.simulate_sketched(states, backend=backend, **kw)
+        np.testing.assert_allclose(out["risk"], ref["risk"], rtol=1e-10)
+    part = linear.simulate_sketched(states[2:], backend="numpy", **kw)
+    np.testing.assert_array_equal(part["risk"], ref["risk"][2:])
+    np.testing.assert_array_equal(states, rep_states(0, "test-regression", {"c": 1}, 4))
+
+
+def test_bad_inputs():
+    states = rep_states(0, "x", {}, 1)
+    with pytest.raises(ParameterError, match="sketch size m"):
+        linear.simulate_sketched(states, n=10, p=5, m=11, alpha=1.0, sigma=1.0, sketch="haar")
+    with pytest.raises(ParameterError, match="p must be"):
+        linear.simulate_sketched(states, n=10, p=0, m=5, alpha=1.0, sigma=1.0, sketch="haar")
+    with pytest.raises(ParameterError, match="sigma"):
+        linear.simulate_sketched(states, n=10, p=5, m=5, alpha=1.0, sigma=-1.0, sketch="haar")
+    with pytest.raises(ParameterError, match="sketch"):
+        linear.simulate_sketched(states, n=10, p=5, m=5, alpha=1.0, sigma=1.0, sketch="countsketch")
+    with pytest.raises(ParameterError, match="sketch size m"):
+        sketches.draw_sketch("srht", 20, 10, _stream())
+
+
+def test_numba_results_do_not_depend_on_thread_count():
+    import numba
+
+    states = rep_states(1, "test-regression", {"threads": 1}, 5)
+    kw = dict(n=40, p=30, m=24, alpha=2.0, sigma=1.0, sketch="srht", backend="numba")
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = linear.simulate_sketched(states, **kw)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = linear.simulate_sketched(states, **kw)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one["risk"], many["risk"])
+    # the NumPy Walsh–Hadamard transform rounds differently from the kernel (scaling order)
+    np.testing.assert_allclose(one["risk"], linear.simulate_sketched(states, **{**kw, "backend": "numpy"})["risk"],
+                               rtol=1e-12)
+
+
+def test_validated_choice_and_nested_fits():
+    states = rep_states(2, "test-regression", {"val": 1}, 3)
+    cands = np.array([6, 12, 20, 30])
+    out = linear.simulate_validated(states, n=30, p=15, alpha=3.0, sigma=1.0, n_val=40, candidates=cands,
+                                    oracle_m=30, backend="numpy")
+    assert set(out["m_hat"]) <= set(cands)
+    # oracle m = n is the full-sample fit (an orthogonal sketch with m = n is a rotation)
+    np.testing.assert_allclose(out["risk"][:, 1], out["risk"][:, 2], rtol=1e-8)
+    other = linear.simulate_validated(states, n=30, p=15, alpha=3.0, sigma=1.0, n_val=40, candidates=cands,
+                                      oracle_m=30, backend="numba")
+    np.testing.assert_allclose(other["risk"], out["risk"], rtol=1e-9)
+    rng = np.random.default_rng(0)
+    for n, p in ((20, 35), (20, 12)):
+        z, y = rng.standard_normal((2, n, p)), rng.standard_normal((2, n))
+        nested = linear._NestedFits(z, y, np)
+        for m in (3, 12, 20):
+            ref = np.stack([np.linalg.pinv(z[i, :m]) @ y[i, :m] for i in range(2)])
+            np.testing.assert_allclose(nested.solve(m), ref, atol=1e-10)
