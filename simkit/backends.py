@@ -17,7 +17,7 @@ import functools
 
 from .errors import BackendError
 
-__all__ = ["BACKENDS", "resolve_backend", "cuda_available", "cuda_simulated", "gpu_name", "get_xp"]
+__all__ = ["BACKENDS", "resolve_backend", "cuda_available", "cuda_simulated", "gpu_name", "get_xp", "to_numpy"]
 
 BACKENDS = ("auto", "numpy", "numba", "cuda")
 

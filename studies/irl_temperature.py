@@ -10,6 +10,7 @@ from simkit import plotting
 from simkit.irl.distances import _regret, _starc, epic_distance
 from simkit.irl.mdp import random_mdps
 from simkit.irl.models import Boltzmann, MCE
+from simkit.irl.study_support import RANDOM_MDP_PARAMS
 from simkit.study import Param, Study
 
 TEACHING = """\
@@ -118,9 +119,7 @@ PARAMS = (
     Param("ratio", float, "assumed/true temperature (β'/β or α'/α)", low=0.0, low_inclusive=False, units="1"),
     Param("gamma", float, "discount (true = assumed)", low=0.0, high=1.0, high_inclusive=False, units="1"),
     Param("temperature", float, "true β (Boltzmann, 1/reward) or α (MCE, reward)", low=0.0, low_inclusive=False),
-    Param("n_states", int, "states per random MDP", low=2, high=64),
-    Param("n_actions", int, "actions per state", low=2, high=16),
-    Param("kappa", float, "Dirichlet concentration of τ(s, a, ·)", low=0.0, low_inclusive=False, units="1"),
+    *RANDOM_MDP_PARAMS,
 )
 
 STUDY = Study(

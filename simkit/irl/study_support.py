@@ -12,12 +12,17 @@ from ..study import Param
 from .experiments import METHODS, metrics_dataset_vars, misspecified_irl
 from .mdp import mix_transitions, random_mdp, random_transitions
 
-__all__ = ["MDP_PARAMS", "simulate_cell", "theory", "zero_checks", "worst_case_checks", "plot_methods"]
+__all__ = ["RANDOM_MDP_PARAMS", "MDP_PARAMS", "simulate_cell", "theory", "zero_checks", "worst_case_checks", "plot_methods"]
 
-MDP_PARAMS = (
+RANDOM_MDP_PARAMS = (
     Param("n_states", int, "states per random MDP", low=2, high=64),
     Param("n_actions", int, "actions per state", low=2, high=16),
     Param("kappa", float, "Dirichlet concentration of τ(s, a, ·)", low=0.0, low_inclusive=False, units="1"),
+)
+"""Parameters of the random MDPs (Dirichlet(κ) transitions), shared by every irl study."""
+
+MDP_PARAMS = (
+    *RANDOM_MDP_PARAMS,
     Param("alpha", float, "MCE entropy weight α (true and assumed)", low=0.0, low_inclusive=False, units="reward"),
     Param("beta", float, "Boltzmann inverse temperature β (true and assumed)", low=0.0, low_inclusive=False,
           units="1/reward"),
