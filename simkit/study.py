@@ -18,6 +18,13 @@ replication counts for the full and the quick (CI) run, and
 ``dims_order`` lists dimensions that lead every variable, in that order, in the final dataset
 (by default the grid's dimensions come first, then ``simulate``'s own).
 
+``inner`` names grid dimensions that ``simulate`` evaluates together, from the same draws
+(common random numbers: e.g. every sketch size from one sketch per replication).  Cells are then
+formed from the other grid dimensions only; ``params[name]`` holds the tuple of all the inner
+dimension's values, and the returned dataset carries that dimension with exactly those values.
+Replication streams are keyed by the outer cell, so changing an inner dimension's values may
+change the draws.
+
 ``rep_dim`` renames the replication dimension in the final dataset (e.g. ``"mdp"`` when each
 replication is one random MDP); ``simulate`` always returns ``rep``, and ``theory``, ``checks``
 and ``plot`` see ``rep_dim``.
@@ -141,9 +148,17 @@ class RunConfig:
     reps: int
     seed: int
     backend: str
+    inner: tuple[str, ...] = ()
 
     def cells(self) -> list[dict]:
-        """The grid's cells in row-major order, each a dict of the swept parameters' values."""
+        """The evaluated cells in row-major order: the outer grid's values, plus each inner
+        dimension's whole tuple of values (see :class:`Study` ``inner``)."""
+        outer = [k for k in self.grid if k not in self.inner]
+        shared = {k: self.grid[k] for k in self.inner}
+        return [{**dict(zip(outer, values)), **shared} for values in itertools.product(*(self.grid[k] for k in outer))]
+
+    def points(self) -> list[dict]:
+        """Every point of the grid (outer and inner dimensions), each a dict of scalar values."""
         names = list(self.grid)
         return [dict(zip(names, values)) for values in itertools.product(*self.grid.values())]
 
@@ -172,6 +187,12 @@ class Study:
     backends: tuple[str, ...] = ("numpy", "numba", "cuda")
     rep_dim: str = "rep"
     dims_order: tuple[str, ...] = ()
+    inner: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        for name in self.inner:
+            if name not in self.grid or name not in self.quick_grid:
+                raise ValueError(f"study {self.name}: inner dimension {name!r} must be in grid and quick_grid")
 
     def param(self, name: str) -> Param:
         """The declared parameter called ``name``."""
@@ -207,8 +228,8 @@ class Study:
         seed = check_int("seed", seed, low=0)
         for name, value in settings.items():
             self.param(name).validate(value)
-        cfg = RunConfig(self.name, grid, settings, reps, seed, backend)
-        for cell in cfg.cells():
+        cfg = RunConfig(self.name, grid, settings, reps, seed, backend, tuple(self.inner))
+        for cell in cfg.points():
             for name, value in cell.items():
                 self.param(name).validate(value)
             if self.validate_cell is not None:

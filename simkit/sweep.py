@@ -76,6 +76,7 @@ def config_key(cfg: RunConfig) -> str:
         "reps": cfg.reps,
         "seed": cfg.seed,
         "backend": cfg.backend,
+        "inner": list(cfg.inner),
         "version": __version__,
     }
     return f"{stable_key(payload):08x}"
@@ -90,10 +91,14 @@ def run_unit(study_name, settings, cell, seed, start, count, backend, threads=No
 
         limit_threads(threads)
     study = get_study(study_name)
-    states = rep_states(seed, study_name, cell, count, start=start)
+    outer = {k: v for k, v in cell.items() if k not in study.inner}
+    states = rep_states(seed, study_name, outer, count, start=start)
     ds = study.simulate({**settings, **cell}, states, backend)
     if "rep" not in ds.dims or ds.sizes["rep"] != count:
         raise RuntimeError(f"{study_name}.simulate returned no 'rep' dimension of length {count}")
+    for name in study.inner:
+        if name not in ds.dims or [_plain(v) for v in ds[name].values] != [_plain(v) for v in cell[name]]:
+            raise RuntimeError(f"{study_name}.simulate must return the inner dimension {name!r} with the cell's values")
     return ds.assign_coords(rep=np.arange(start, start + count))
 
 
@@ -143,6 +148,10 @@ def evaluate(study: Study, cfg: RunConfig, executor, *, checkpoint_dir=None, fre
     return _combine(cfg, units, results), reused, len(todo)
 
 
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
 def _combine(cfg: RunConfig, units, results) -> xr.Dataset:
     by_cell: dict[int, list[xr.Dataset]] = {}
     for i, unit in enumerate(units):
@@ -151,15 +160,17 @@ def _combine(cfg: RunConfig, units, results) -> xr.Dataset:
     for index, cell in enumerate(cfg.cells()):
         parts = by_cell[index]
         ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim="rep")
-        ds = ds.expand_dims({name: [value] for name, value in cell.items()})
+        ds = ds.expand_dims({name: [value] for name, value in cell.items() if name not in cfg.inner})
         cells.append(ds)
-    shape = [len(v) for v in cfg.grid.values()]
+    outer = [k for k in cfg.grid if k not in cfg.inner]
     names = list(cfg.grid)
-    if not names:
-        return cells[0]
-    nested = np.empty(shape, dtype=object)
-    for flat, ds in enumerate(cells):
-        nested[np.unravel_index(flat, shape)] = ds
-    combined = xr.combine_nested(nested.tolist(), concat_dim=names, combine_attrs="drop_conflicts")
+    if not outer:
+        combined = cells[0]
+    else:
+        shape = [len(cfg.grid[k]) for k in outer]
+        nested = np.empty(shape, dtype=object)
+        for flat, ds in enumerate(cells):
+            nested[np.unravel_index(flat, shape)] = ds
+        combined = xr.combine_nested(nested.tolist(), concat_dim=outer, combine_attrs="drop_conflicts")
     order = names + [d for d in cells[0].dims if d not in names]
     return combined.transpose(*order)

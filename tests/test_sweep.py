@@ -167,3 +167,26 @@ def test_compiled_kernels_are_identical_across_processes_and_threads():
     one = run_study("collapse-gaussian", **kwargs)
     two = run_study("collapse-gaussian", workers=2, **kwargs)
     xr.testing.assert_identical(_data(one.dataset), _data(two.dataset))
+
+
+def test_inner_dimensions_share_draws_and_keep_the_grid_layout():
+    study = get_study("engine-inner")
+    cfg = study.config(reps=12)
+    assert [set(c) for c in cfg.cells()] == [{"mode", "scale"}] * 2
+    assert all(c["scale"] == (1.0, 2.0, 3.0) for c in cfg.cells())
+    assert len(cfg.points()) == 6
+    units = plan_units(cfg)
+    assert {u.cell_index for u in units} == {0, 1}
+    result = run_study("engine-inner", backend="numpy", out=None, progress=False, reps=12, seed=3)
+    ds = result.dataset
+    assert ds["value"].dims == ("mode", "scale", "step", "rep")
+    assert list(ds["scale"].values) == [1.0, 2.0, 3.0]
+    v = ds["value"].sel(step=1)
+    np.testing.assert_allclose(v.sel(scale=3.0), 3.0 * v.sel(scale=1.0), rtol=1e-12)
+    # the draws are keyed by the outer cell: a different list of scales keeps them
+    other = run_study("engine-inner", backend="numpy", out=None, progress=False, reps=12, seed=3,
+                      overrides={"scale": [5.0]}).dataset
+    np.testing.assert_allclose(other["value"].sel(step=1, scale=5.0), 5.0 * v.sel(scale=1.0), rtol=1e-12)
+    procs = run_study("engine-inner", backend="numpy", out=None, progress=False, reps=12, seed=3, workers=2)
+    xr.testing.assert_identical(_data(ds), _data(procs.dataset))
+

@@ -74,3 +74,38 @@ STUDY = Study(
     validate_cell=_validate,
     backends=("numpy", "numba"),
 )
+
+
+def _simulate_inner(params, states, backend):
+    means = np.array([Stream(s.copy()).normal((params["n"],)).mean() for s in states])
+    scales = np.asarray(params["scale"], dtype=float)
+    steps = np.arange(1, 4)
+    values = scales[:, None, None] * steps[None, :, None] * means[None, None, :]
+    return xr.Dataset(
+        {"value": (("scale", "step", "rep"), values, {"long_name": "scaled mean", "units": "1"})},
+        coords={"scale": scales, "step": steps},
+    )
+
+
+INNER_STUDY = Study(
+    name="engine-inner",
+    title="Scaled means with every scale from the same draws (framework test of inner dimensions)",
+    paper="none",
+    family="test",
+    teaching="A framework test: the scale dimension is evaluated inside each cell.",
+    params=STUDY.params,
+    grid={"mode": ("a", "b"), "scale": (1.0, 2.0, 3.0)},
+    settings={"n": 20, "pause": 0.0},
+    reps=40,
+    quick_grid={"mode": ("a",), "scale": (1.0, 2.0)},
+    quick_settings={"n": 5, "pause": 0.0},
+    quick_reps=10,
+    simulate=_simulate_inner,
+    theory=_theory,
+    checks=_checks,
+    plot=_plot,
+    validate_cell=_validate,
+    backends=("numpy", "numba"),
+    inner=("scale",),
+)
+STUDIES = (INNER_STUDY,)
