@@ -15,7 +15,12 @@ code  policy            parameters ``pp``
 3     KL-UCB Bernoulli  ``pp[0] = c``: largest ``q`` with ``N kl(m, q) <= log t + c log log t`` (Newton)
 4     TS, true var.     ``pp = (mu0, kappa0)``: prior ``N(mu0, s_i^2 / kappa0)``, likelihood ``N(mu, s_i^2)``
 5     TS, fixed var.    ``pp = (s2, mu0, v0)``: prior ``N(mu0, v0)``, likelihood ``N(mu, s2)`` for every arm
-6     VarTS             ``pp = (mu0, kappa0, alpha0, beta0)``: Normal-Gamma posterior, Gamma with *rate* beta
+6     VarTS             ``pp = (mu0, kappa0, alpha0, beta0)``: Normal-Gamma posterior, Gamma with *rate* beta;
+                        the sampled mean is drawn from its marginal posterior, a Student t with
+                        ``2 alpha_N`` degrees of freedom, location ``mu_N`` and scale
+                        ``sqrt(beta_N / (alpha_N kappa_N))`` -- the same law as drawing the precision
+                        from ``Gamma(alpha_N, rate beta_N)`` and then the mean, at a third of the cost:
+                        ``mu_N + sqrt(2 beta_N / kappa_N) t_polar(1 / alpha_N)`` (:func:`varts_posterior`)
 7     Bernoulli TS      ``pp = (a, b)``: Beta prior; rewards binarised by one Bernoulli(clip(y, 0, 1)) draw
 ====  ================  ===============================================================
 
@@ -31,13 +36,14 @@ replication from the environment prior ``env_prior``: for the Gaussian environme
 
 Draw order (the NumPy reference in :mod:`simkit.bandits.reference` follows it):
 1. instance (mode 1), arm by arm: Gaussian ``gamma(alpha0)`` then ``normal``; otherwise ``beta(a, b)``;
-2. every round: the policy's draws arm by arm (TS codes 4, 5: one ``normal``; VarTS: ``gamma(alpha_N)``
-   then ``normal``; Bernoulli TS: ``beta``), then the reward (``normal`` / ``bernoulli`` / ``beta``),
+2. every round: the policy's draws arm by arm (TS codes 4, 5: one ``normal``; VarTS: one
+   ``t_polar(1 / alpha_N)``; Bernoulli TS: ``beta``), then the reward (``normal`` / ``bernoulli`` / ``beta``),
    then for Bernoulli TS with non-Bernoulli rewards one ``bernoulli`` binarisation draw.
 
-The work array of one replication, ``float64[6, K]``, holds on return: row 0 the arm means,
+The work array of one replication, ``float64[9, K]``, holds on return: row 0 the arm means,
 row 1 the arm variances, row 2 the pull counts, row 3 the running reward means, row 4 the running
-sums of squared deviations (Welford), row 5 the binarised success counts.
+sums of squared deviations (Welford), row 5 the binarised success counts; rows 6-8 VarTS's
+posterior ``(mu_N, sqrt(2 beta_N / kappa_N), 1 / alpha_N)`` per arm, refreshed when the arm is pulled.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ import math
 import numba
 from numba import cuda
 
-from .rng import bernoulli, beta, gamma, normal
+from .rng import bernoulli, beta, gamma, normal, t_polar
 from .targets import cpu_launcher, cuda_launcher, device
 
 __all__ = [
@@ -60,7 +66,12 @@ __all__ = [
     "klucb_upper_bound",
     "klucb_bernoulli_index",
     "klucb_bernoulli_argmax",
+    "varts_posterior",
+    "WORK_ROWS",
 ]
+
+#: Rows of a replication's work array (see the module docstring).
+WORK_ROWS = 9
 
 POLICY_CODES = {
     "ucb1": 0,
@@ -138,6 +149,21 @@ def klucb_bernoulli_argmax(work, log_t, c):
 
 
 @device
+def varts_posterior(count, mean, ssd, pp):
+    """VarTS's Normal-Gamma posterior after ``count`` rewards with sample ``mean`` and squared-deviation sum ``ssd``.
+
+    Returns ``(mu_N, sqrt(2 beta_N / kappa_N), 1 / alpha_N)`` for the prior ``pp = (mu0, kappa0,
+    alpha0, beta0)`` (reference section 1): a posterior draw of the mean is
+    ``mu_N + sqrt(2 beta_N / kappa_N) * t_polar(1 / alpha_N)``.
+    """
+    kappa_n = pp[1] + count
+    alpha_n = pp[2] + 0.5 * count
+    dev = mean - pp[0]
+    beta_n = pp[3] + 0.5 * ssd + pp[1] * count * dev * dev / (2.0 * kappa_n)
+    return (pp[1] * pp[0] + count * mean) / kappa_n, math.sqrt(2.0 * beta_n / kappa_n), 1.0 / alpha_n
+
+
+@device
 def karmed_body(state, env, inst_mode, inst_mean, inst_var, env_prior, policy, pp, horizon, grid, work, regret_out):
     """Play one replication; see the module docstring for codes, draw order and ``work`` rows.
 
@@ -157,7 +183,7 @@ def karmed_body(state, env, inst_mode, inst_mean, inst_var, env_prior, policy, p
         Number of rounds n >= 1.
     grid : int64[G]
         Increasing rounds in 1..n at which the cumulative regret is recorded.
-    work : float64[6, K]
+    work : float64[9, K]
         Scratch and per-arm results (overwritten).
     regret_out : float64[G]
         Cumulative pseudo-regret at the grid rounds.
@@ -179,6 +205,8 @@ def karmed_body(state, env, inst_mode, inst_mean, inst_var, env_prior, policy, p
             work[1, i] = inst_var[i]
         for row in range(2, 6):
             work[row, i] = 0.0
+        if policy == 6:
+            work[6, i], work[7, i], work[8, i] = varts_posterior(0.0, 0.0, 0.0, pp)
     best = work[0, 0]
     for i in range(1, k_arms):
         best = max(best, work[0, i])
@@ -191,7 +219,7 @@ def karmed_body(state, env, inst_mode, inst_mean, inst_var, env_prior, policy, p
         if policy <= 3 and t <= k_arms:
             arm = t - 1
         else:
-            log_t = math.log(float(t))
+            log_t = math.log(float(t)) if policy <= 3 else 0.0
             top = -math.inf
             if policy == 3:
                 arm, top = klucb_bernoulli_argmax(work, log_t, pp[0])
@@ -212,13 +240,7 @@ def karmed_body(state, env, inst_mode, inst_mean, inst_var, env_prior, policy, p
                         post_var = 1.0 / (1.0 / pp[2] + n / pp[0])
                         index = post_var * (pp[1] / pp[2] + n * m / pp[0]) + math.sqrt(post_var) * normal(state)
                     elif policy == 6:
-                        kappa_n = pp[1] + n
-                        mu_n = (pp[1] * pp[0] + n * m) / kappa_n
-                        alpha_n = pp[2] + 0.5 * n
-                        dev = m - pp[0]
-                        beta_n = pp[3] + 0.5 * work[4, i] + pp[1] * n * dev * dev / (2.0 * kappa_n)
-                        lam = gamma(state, alpha_n) / beta_n
-                        index = mu_n + normal(state) / math.sqrt(kappa_n * lam)
+                        index = work[6, i] + work[7, i] * t_polar(state, work[8, i])
                     else:
                         index = beta(state, pp[0] + work[5, i], pp[1] + n - work[5, i])
                     if index > top:
@@ -241,6 +263,8 @@ def karmed_body(state, env, inst_mode, inst_mean, inst_var, env_prior, policy, p
         delta = reward - work[3, arm]
         work[3, arm] += delta / n
         work[4, arm] += delta * (reward - work[3, arm])
+        if policy == 6:
+            work[6, arm], work[7, arm], work[8, arm] = varts_posterior(n, work[3, arm], work[4, arm], pp)
         cumulative += best - mu
         if g < grid.shape[0] and grid[g] == t:
             regret_out[g] = cumulative

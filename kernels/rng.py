@@ -65,7 +65,9 @@ def normal(state):
 def gamma(state, shape):
     """A Gamma(shape, scale=1) variate (Marsaglia–Tsang; ``shape > 0``; variable number of words).
 
-    For ``shape < 1`` it draws Gamma(shape + 1) and multiplies by ``U**(1/shape)``.
+    For ``shape < 1`` it draws Gamma(shape + 1) and multiplies by ``U**(1/shape)``.  The
+    squeeze ``u < 1 - 0.0331 x^4`` accepts most proposals without logarithms; it lies inside the
+    acceptance region, so it changes the speed, not the variates.
     """
     boost = 1.0
     a = shape
@@ -81,8 +83,36 @@ def gamma(state, shape):
             continue
         v = v * v * v
         u = uniform_open(state)
-        if math.log(u) < 0.5 * x * x + d - d * v + d * math.log(v):
+        x2 = x * x
+        if u < 1.0 - 0.0331 * x2 * x2:
             return d * v * boost
+        if math.log(u) < 0.5 * x2 + d - d * v + d * math.log(v):
+            return d * v * boost
+
+
+@device
+def t_polar(state, inv_alpha):
+    """``T / sqrt(2 alpha)`` for ``T`` Student-t with ``2 alpha`` degrees of freedom, given ``1/alpha > 0``.
+
+    Bailey's polar method (R. W. Bailey, Math. Comp. 62, 1994), exact: draws ``(u, v)`` uniform
+    on the square ``[-1, 1)^2`` until ``0 < w = u^2 + v^2 <= 1`` (two words per try, acceptance
+    pi/4) and returns ``u sqrt((w^(-1/alpha) - 1) / w)``.  One logarithm and one exponential per
+    variate, a third of the cost of the gamma-then-normal scale mixture.  ``w^(-1/alpha) - 1`` is
+    formed as ``exp(.) - 1``: for very large ``alpha`` its relative rounding error grows like
+    ``1e-16 alpha``, still below 1e-10 for ``alpha < 1e6``.
+    """
+    while True:
+        u = 2.0 * uniform(state) - 1.0
+        v = 2.0 * uniform(state) - 1.0
+        w = u * u + v * v
+        if 0.0 < w <= 1.0:
+            return u * math.sqrt((math.exp(-inv_alpha * math.log(w)) - 1.0) / w)
+
+
+@device
+def student_t(state, df):
+    """A Student-t variate with ``df > 0`` degrees of freedom (:func:`t_polar`, exact)."""
+    return math.sqrt(df) * t_polar(state, 2.0 / df)
 
 
 @device

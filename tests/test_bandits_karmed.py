@@ -12,7 +12,8 @@ from simkit.bandits import reference as ref
 from simkit.bandits.karmed import POLICIES, NormalGamma, Policy, log_grid, simulate_karmed
 from simkit.bandits.theory import ucb1_upper_bound
 from simkit.errors import ParameterError, ParameterTypeError
-from simkit.rng import rep_states
+from simkit.kernels.rng import student_t
+from simkit.rng import Stream, rep_states
 
 TINY = 1e-20  # a reward variance that makes Gaussian rewards equal to the means to double precision
 
@@ -93,6 +94,20 @@ class TestNormalGammaPosterior:
         # Var(mu) = beta_N / (kappa_N (alpha_N - 1)) under the Normal-Gamma posterior
         var_mu = (w * (mu - mu_n) ** 2).sum()
         assert var_mu == pytest.approx(beta_n / (kappa_n * (alpha_n - 1)), rel=2e-3)
+
+    def test_marginal_of_the_mean_is_the_student_t_varts_samples(self):
+        """VarTS draws the mean from its marginal posterior: a t with 2 alpha_N dof and scale^2
+        beta_N/(alpha_N kappa_N), the law of lambda ~ Gamma(alpha_N, rate beta_N), mu ~ N(mu_N, 1/(kappa_N lambda))."""
+        mu_n, kappa_n, alpha_n, beta_n = 0.3, 4.0, 2.5, 1.7
+        law = stats.t(2 * alpha_n, loc=mu_n, scale=np.sqrt(beta_n / (alpha_n * kappa_n)))
+        gen = np.random.default_rng(11)
+        lam = gen.gamma(alpha_n, 1 / beta_n, 40000)
+        mixture = mu_n + gen.standard_normal(40000) / np.sqrt(kappa_n * lam)
+        assert stats.kstest(mixture, law.cdf).pvalue > 1e-4
+        s = Stream(rep_states(4, "t-law", {}, 1)[0].copy())
+        ours = mu_n + np.sqrt(beta_n / (alpha_n * kappa_n)) * np.array(
+            [s.scalar(student_t, 2 * alpha_n) for _ in range(20000)])
+        assert stats.kstest(ours, law.cdf).pvalue > 1e-4
 
     def test_prior_moments(self):
         p = NormalGamma(0.0, 2.0, 3.0, 4.0)

@@ -100,6 +100,9 @@ class TestSeeding:
         assert stats.kstest(s.normal((n,)), "norm").pvalue > 1e-4
         for k in (0.3, 1.0, 4.5):
             assert stats.kstest(s.gamma(k, (n,)), "gamma", args=(k,)).pvalue > 1e-4
+        for df in (0.6, 3.0, 40.0, 5000.0):
+            draws = np.array([s.scalar(krng.student_t, df) for _ in range(4000)])
+            assert stats.kstest(draws, "t", args=(df,)).pvalue > 1e-4
         betas = np.array([s.scalar(krng.beta, 2.0, 3.0) for _ in range(3000)])
         assert stats.kstest(betas, "beta", args=(2.0, 3.0)).pvalue > 1e-4
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..validation import check_array, check_choice, check_int, check_real
-from ..kernels.bandits_karmed import ENV_CODES, POLICY_CODES
+from ..kernels.bandits_karmed import ENV_CODES, POLICY_CODES, WORK_ROWS
 
 __all__ = [
     "NormalGamma",
@@ -277,7 +277,7 @@ def simulate_karmed(
     reps = states.shape[0]
     env_code = ENV_CODES[env]
     states = states.copy()
-    work = np.zeros((reps, 6, k), dtype=np.float64)
+    work = np.zeros((reps, WORK_ROWS, k), dtype=np.float64)
     regret = np.zeros((reps, grid.shape[0]), dtype=np.float64)
     args = (env_code, inst_mode, inst_mean, inst_var, env_prior, policy.code, pp, horizon, grid)
     check_choice("backend", backend, ("numpy", "numba", "cuda"))

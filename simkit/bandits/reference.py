@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..kernels.rng import bernoulli, beta
+from ..kernels.rng import bernoulli, beta, t_polar
 from ..rng import Stream
 
 __all__ = ["karmed_reference", "kl_bernoulli", "klucb_upper_bound", "klucb_bernoulli_index", "gaussian_posterior", "known_variance_posterior", "normal_gamma_posterior"]
@@ -131,10 +131,9 @@ def karmed_reference(state, env, inst_mode, inst_mean, inst_var, env_prior, poli
                 index = m + np.sqrt(v) * s.normal((k,))
             elif policy == 6:
                 mu_n, kappa_n, alpha_n, beta_n = normal_gamma_posterior(count, mean, ssd, *pp)
-                index = np.empty(k)
-                for i in range(k):
-                    lam = s.gamma(alpha_n[i]) / beta_n[i]
-                    index[i] = mu_n[i] + s.normal() / math.sqrt(kappa_n[i] * lam)
+                # the marginal posterior of the mean: Student t, 2 alpha_N dof, scale^2 beta_N/(alpha_N kappa_N)
+                t_draws = np.array([s.scalar(t_polar, 1.0 / alpha_n[i]) for i in range(k)])
+                index = mu_n + np.sqrt(2.0 * beta_n / kappa_n) * t_draws
             else:
                 index = np.array([s.scalar(beta, pp[0] + wins[i], pp[1] + count[i] - wins[i]) for i in range(k)])
             arm = int(np.argmax(index))
@@ -155,5 +154,8 @@ def karmed_reference(state, env, inst_mode, inst_mean, inst_var, env_prior, poli
             regret_out[g] = cumulative
             g += 1
     work[0], work[1], work[2], work[3], work[4], work[5] = mu, var, count, mean, ssd, wins
+    if policy == 6:
+        mu_n, kappa_n, alpha_n, beta_n = normal_gamma_posterior(count, mean, ssd, *pp)
+        work[6], work[7], work[8] = mu_n, np.sqrt(2.0 * beta_n / kappa_n), 1.0 / alpha_n
 
 
