@@ -26,10 +26,12 @@ def instance(p):
 
 
 def policies(p) -> dict:
-    """OFUL, DS-OFUL with Gamma = Delta/sqrt(d), and SupLinUCB (which needs no Delta)."""
+    """OFUL, DS-OFUL with Gamma = Delta/sqrt(d), and SupLinUCB (which needs no Delta), each with its own
+    (beta, lambda); the defaults are linear-misspec-table's pilot-tuned values (tuned once, on the paper's
+    instance, not per cell)."""
     threshold = phase_threshold(p["gap"], p["d"])
     return {
-        "oful": LinearPolicy("ds-oful", 0.0, beta=p["beta"], lam=p["lam"]),
+        "oful": LinearPolicy("ds-oful", 0.0, beta=p["oful_beta"], lam=p["oful_lam"]),
         "ds-oful": LinearPolicy("ds-oful", threshold, beta=p["beta"], lam=p["lam"]),
         "suplinucb": LinearPolicy("suplinucb", beta=p["sup_beta"], lam=p["sup_lam"]),
     }
@@ -68,29 +70,59 @@ def theory(ds):
     return out
 
 
+#: Failure probability of the high-probability guarantee, fixed before the full runs (as in linear-misspec-table).
+DELTA = 0.05
+
+
 def checks(ds):
+    """Checks stated from the theory before the full runs.
+
+    Below the threshold (ratio <= 1) DS-OFUL with Gamma = Delta/sqrt(d) has the well-specified regret bound
+    O~(d^2/Delta), whatever zeta is, with probability >= 1 - delta:
+
+    1. flat: for each d and each ratio r <= 1, the mean regret at r is not above the one at the smallest
+       ratio by more than the Monte Carlo error (z = the Bonferroni z of :func:`simkit.checks.z_for` over
+       all these comparisons, at least 4; the cells use independent streams);
+    2. constant regret: for each d and ratio <= 1, at most a fraction DELTA of runs (plus 3 binomial SE) pay
+       any regret over the last fifth of the horizon.
+
+    Above it the guarantee is lost:
+
+    3. for each d, the mean regret at the largest ratio is above the one at the smallest ratio (z >= 3).
+
+    The lower bound forces linear regret only for K <~ |D| rounds; here K = 10^4 is 100 |D|, so whether
+    late regret per round leaves zero beyond the wall depends on the instance, d and K.  It is shown in the
+    right panel and discussed in the teaching text, not checked.
+    """
     out = []
     ratios = ds["ratio"].values
     lo, hi = ratios.min(), ratios.max()
-    flat_top = max(r for r in ratios if r <= 1.0)
+    below = [r for r in ratios if lo < r <= 1.0]
+    z = ck.z_for(len(ds["d"]) * len(below))
     for d in ds["d"].values:
         cell = ds["regret"].sel(d=d, policy="ds-oful")
+        base = summarize(cell.sel(ratio=lo))
+        worst, worst_r, worst_detail = -np.inf, None, ""
+        for r in below:
+            sr = summarize(cell.sel(ratio=r))
+            se = math.hypot(float(sr["se"]), float(base["se"]))
+            value = (float(sr["mean"]) - float(base["mean"])) / se
+            if value > worst:
+                worst, worst_r = value, r
+                worst_detail = (f"mean regret {float(base['mean']):.1f} ± {float(base['se']):.1f} at ratio {lo:g}, "
+                                f"{float(sr['mean']):.1f} ± {float(sr['se']):.1f} at ratio {r:g} (increase in SE; allowed z = {z:.2f})")
+        out.append(ck.condition(f"d={d}: DS-OFUL regret flat below the threshold (ratio {lo:g} to {max(below):g})",
+                                worst <= z, worst, z, worst_detail))
+        for r in [lo, *below]:
+            late = ds["late_rate"].sel(d=d, policy="ds-oful", ratio=r)
+            n = late.sizes["rep"]
+            frac = float((late > 0).mean())
+            bound = DELTA + 3.0 * math.sqrt(DELTA * (1.0 - DELTA) / n)
+            out.append(ck.condition(
+                f"d={d}, ratio {r:g}: DS-OFUL zero late regret (w.p. >= 1 - {DELTA:g})", frac <= bound, frac, bound,
+                f"{frac:.1%} of {n} runs pay regret over the last fifth (allowed {DELTA:.0%} + 3 binomial SE)"))
         out.append(ck.mean_less(f"d={d}: DS-OFUL regret grows from zeta-ratio {lo:g} to {hi:g}",
                                 cell.sel(ratio=lo), cell.sel(ratio=hi)))
-        sa, sb = summarize(cell.sel(ratio=lo)), summarize(cell.sel(ratio=flat_top))
-        a, b = float(sa["mean"]), float(sb["mean"])
-        slack = 3.0 * math.hypot(float(sb["se"]), 1.5 * float(sa["se"]))
-        out.append(ck.condition(
-            f"d={d}: DS-OFUL regret flat below the threshold (ratio {lo:g} to {flat_top:g})", b <= 1.5 * a + slack,
-            b / a, (1.5 * a + slack) / a,
-            f"mean regret {a:.1f} at ratio {lo:g}, {b:.1f} at ratio {flat_top:g} (allowed: x1.5 plus 3 SE)",
-        ))
-    # Linear regret past the wall: checked at the smallest d, where zeta = ratio_max * Delta/sqrt(d) is the
-    # largest misspecification; at larger d the wall sits at a larger ratio for finite K (see the teaching text).
-    d0 = ds["d"].values.min()
-    late = ds["late_rate"].sel(d=d0, policy="ds-oful")
-    out.append(ck.mean_less(f"d={d0}: DS-OFUL late regret per round higher at ratio {hi:g} than at {flat_top:g}",
-                            late.sel(ratio=flat_top), late.sel(ratio=hi)))
     return out
 
 
@@ -126,8 +158,10 @@ PARAMS = (
     Param("misspec", str, "misspecification pattern (sign: eta = zeta sign(<x, u>), a step non-linearity)", choices=MISSPEC),
     Param("sigma", float, "reward noise standard deviation", low=0, units="reward"),
     Param("horizon", int, "rounds K", low=5, units="1"),
-    Param("beta", float, "confidence radius of OFUL / DS-OFUL", low=0, units="1"),
-    Param("lam", float, "ridge parameter of OFUL / DS-OFUL", low=0, low_inclusive=False, units="1"),
+    Param("beta", float, "confidence radius of DS-OFUL", low=0, units="1"),
+    Param("lam", float, "ridge parameter of DS-OFUL", low=0, low_inclusive=False, units="1"),
+    Param("oful_beta", float, "confidence radius of OFUL", low=0, units="1"),
+    Param("oful_lam", float, "ridge parameter of OFUL", low=0, low_inclusive=False, units="1"),
     Param("sup_beta", float, "confidence radius of SupLinUCB", low=0, units="1"),
     Param("sup_lam", float, "ridge parameter of SupLinUCB", low=0, low_inclusive=False, units="1"),
     Param("instance_seed", int, "seed of each cell's fixed instance", low=0, units="1"),
@@ -140,8 +174,8 @@ def validate_cell(p):
 
 
 SETTINGS = {
-    "n_arms": 100, "gap": 0.1, "misspec": "sign", "sigma": 1.0, "horizon": 10_000, "beta": 3.0, "lam": 10.0,
-    "sup_beta": 1.0, "sup_lam": 1.0, "instance_seed": 0,
+    "n_arms": 100, "gap": 0.1, "misspec": "sign", "sigma": 1.0, "horizon": 10_000, "beta": 3.0, "lam": 3.0,
+    "oful_beta": 3.0, "oful_lam": 10.0, "sup_beta": 1.0, "sup_lam": 3.0, "instance_seed": 0,
 }
 
 STUDY = Study(
@@ -152,12 +186,15 @@ STUDY = Study(
     teaching=(
         "Misspecified: linearity, by a step non-linearity eta(x) = zeta sign(<x, u>) (the best arm gets -zeta) whose "
         "best linear fit is off by about zeta sqrt(d) on some arms. Instances have a controlled gap Delta = 0.1. "
-        "Theory: while zeta is below about Delta/sqrt(d), DS-OFUL with Gamma = Delta/sqrt(d) has constant regret; "
-        "beyond it (the lower bound puts the wall near Delta sqrt(log|D|/d)) the linear model can point to a wrong "
-        "arm and regret becomes linear. Look at: regret flat in zeta up to ratio ~1 and rising after, and the "
-        "late regret per round (in units of Delta) leaving zero. Constants matter: with finite K and the chosen "
-        "beta the wall appears at a few times Delta/sqrt(d), later for larger d (at d = 16 and ratio 10 DS-OFUL "
-        "pays more but mostly still finds the best arm; at d = 4 it is stuck on a wrong arm)."
+        "Theory: while zeta is below about Delta/sqrt(d), DS-OFUL with Gamma = Delta/sqrt(d) has the well-specified "
+        "regret O~(d^2/Delta), whatever zeta is, with high probability; beyond it the guarantee is lost, and the "
+        "lower bound puts the wall near Delta sqrt(log|D|/d) (dash-dot) for worst-case instances and K <~ |D| "
+        "rounds. Look at: regret flat in zeta up to ratio 1 and rising after, at every d, and zero late regret on "
+        "(almost) all runs below the threshold. Beyond it, whether late regret per round leaves zero is not fixed "
+        "by the theory here (K = 10^4 is 100 times |D|, and these instances are not the worst case): at d = 4 "
+        "(ratio 10 is zeta = 5 Delta) DS-OFUL is stuck on a wrong arm on 90% of runs; at d = 16 (zeta = 2.5 Delta) "
+        "it still finds the best arm and pays more only while learning. OFUL and DS-OFUL use the (beta, lambda) "
+        "tuned once in linear-misspec-table, not per cell."
     ),
     params=PARAMS,
     grid={"d": (4, 8, 16), "ratio": (0.1, 0.3, 1.0, 3.0, 10.0)},

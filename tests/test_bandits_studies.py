@@ -74,6 +74,31 @@ def test_linear_table_policy_names():
         "oful", "ds-oful-0.02", "ds-oful-0.05", "ds-oful-0.08", "ds-oful-0.13", "suplinucb", "lin-ts"]
 
 
+def test_linear_table_tuning():
+    # every paper method has pilot-tuned (beta, lambda) on the paper's grid; "shared" uses the settings instead
+    assert set(linear_misspec_table.TUNED) == set(linear_misspec_table.policy_names()) - {"lin-ts"}
+    assert all(b in linear_misspec_table.TUNING_GRID and lam in linear_misspec_table.TUNING_GRID
+               for b, lam in linear_misspec_table.TUNED.values())
+    p = {**linear_misspec_table.STUDY.settings, "tuning": "shared", "beta": 2.0, "lam": 5.0}
+    pols = linear_misspec_table.policies(p)
+    assert pols["ds-oful-0.05"].beta == 2.0 and pols["ds-oful-0.05"].lam == 5.0
+    pols = linear_misspec_table.policies({**p, "tuning": "pilot"})
+    assert (pols["ds-oful-0.05"].beta, pols["ds-oful-0.05"].lam) == linear_misspec_table.TUNED["ds-oful-0.05"]
+
+
+def test_linear_table_check_helpers():
+    import xarray as xr
+
+    late = xr.DataArray(np.r_[np.zeros(95), np.ones(5)], dims="rep")
+    c = linear_misspec_table.zero_late_check("x", late, 0.05)
+    assert c.passed and c.value == pytest.approx(0.05) and c.tolerance == pytest.approx(0.05 + 3 * np.sqrt(0.0475 / 100))
+    assert not linear_misspec_table.zero_late_check("x", xr.DataArray(np.r_[np.zeros(80), np.ones(20)], dims="rep"), 0.05).passed
+    a = xr.DataArray(np.r_[np.zeros(70), np.full(30, 9.0)], dims="rep")
+    b = xr.DataArray(np.full(100, 1.0), dims="rep")
+    c = linear_misspec_table.paired_sign("x", a, b)
+    assert c.passed and c.value == pytest.approx((0.7 - 0.5) / 0.05)
+
+
 def test_studies_agree_across_numpy_and_numba():
     p = {**varts_rewards.STUDY.quick_settings, "env": "beta", "horizon": 40, "grid_points": 4}
     st = rep_states(0, "varts-rewards", {"env": "beta"}, 2)

@@ -223,7 +223,8 @@ class LinearPolicy:
     """A linear bandit policy.
 
     ``kind``: ``ds-oful`` (``gamma`` = 0 is OFUL/LinUCB), ``suplinucb`` or ``lin-ts``.
-    ``beta`` is the confidence radius (for ``lin-ts`` unused), ``lam`` the ridge
+    ``beta`` is the confidence radius (for ``suplinucb`` the width scale, Chu et al.'s ``alpha + 1``: widths
+    ``beta ||x||`` are compared with the level thresholds ``2^-l``; for ``lin-ts`` unused), ``lam`` the ridge
     parameter, ``gamma`` DS-OFUL's data-selection threshold Γ, ``v`` linear TS's posterior scale.
     """
 

@@ -77,16 +77,17 @@ def linear_reference(state, instance, policy, horizon, grid, sigma):
             cand = np.ones(n, dtype=bool)
             for level in range(levels):
                 _, _, pred, width = ridge(u[level], b[level], arms)
+                w = policy.beta * width
+                ucb = pred + w
                 idx = np.flatnonzero(cand)
-                wide = idx[np.argmax(width[idx])]
                 threshold = 0.5 ** (level + 1)
-                if width[wide] >= threshold and width[wide] > small:
-                    arm, update = int(wide), level
+                if w[idx].max() <= small:
+                    arm = int(idx[np.argmax(ucb[idx])])
                     break
-                if width[idx].max() <= small or level == levels - 1:
-                    arm = int(idx[np.argmax((pred + policy.beta * width)[idx])])
+                if w[idx].max() > threshold or level == levels - 1:
+                    arm, update = int(idx[np.argmax(w[idx])]), level
                     break
-                cand &= pred >= pred[idx].max() - 3.0 * policy.beta * threshold
+                cand &= ucb >= ucb[idx].max() - 2.0 * threshold
         else:
             theta, uinv, _, _ = ridge(u[0], b[0], arms)
             chol = np.linalg.cholesky(uinv)
