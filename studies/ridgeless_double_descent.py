@@ -8,8 +8,8 @@ from matplotlib.ticker import NullFormatter
 
 from simkit import checks as ck
 from simkit import plotting
-from simkit.regression.datasets import attach, finite_size_allowance, limit_check, risk_dataset
-from simkit.regression.linear import simulate_sketched
+from simkit.regression.datasets import attach, finite_size_allowance, limit_check, path_dataset
+from simkit.regression.linear import simulate_path
 from simkit.regression.theory import full_sample_limits, gaussian_finite_risk
 from simkit.stats import summarize
 from simkit.study import Param, Study
@@ -21,11 +21,20 @@ def n_features(phi, n):
 
 
 def simulate(p, states, backend):
-    """One cell ``(alpha, phi)``: exact risk, bias and variance of the full-sample fit, each shape ``(rep,)`` in response^2."""
+    """Every ``(alpha, phi)`` from the same draws: full-sample ``risk``, ``bias``, ``variance`` over ``(alpha, phi, rep)``.
+
+    ``alpha`` and ``phi`` are inner dimensions (common random numbers): per replication one
+    ``n x P`` design (``P`` the largest ``p``) and one direction; ``p`` features are its first ``p``
+    columns and ``beta = alpha g[:p] / sqrt(p)`` (:func:`simkit.regression.linear.simulate_path`).
+    In response^2.
+    """
     n = p["n"]
-    feats = int(n_features(p["phi"], n))
-    out = simulate_sketched(states, n=n, p=feats, m=n, alpha=p["alpha"], sigma=p["sigma"], sketch="none", backend=backend)
-    return risk_dataset(out)
+    alphas = np.atleast_1d(np.asarray(p["alpha"], float))
+    phis = np.atleast_1d(np.asarray(p["phi"], float))
+    feats = n_features(phis, n)
+    out = simulate_path(states, n=n, points=[(n, int(q)) for q in feats], sigma=p["sigma"], sketch="none",
+                        backend=backend)
+    return path_dataset(out, alphas, "phi", phis)
 
 
 def theory(ds):
@@ -130,6 +139,8 @@ STUDY = Study(
         "interpolates once p > n, and when p is close to n the design is nearly singular. Theory (isotropic "
         "Gaussian features): the risk is sigma^2 phi/(1 - phi) below the threshold phi = p/n = 1 and "
         "alpha^2 (1 - 1/phi) + sigma^2/(phi - 1) above it, so it blows up at phi = 1 and descends again. "
+        "Each replication draws one design with the largest p and one coefficient direction; smaller p use "
+        "their first columns and all alphas share them (beta = alpha b), so a curve is one set of draws. "
         "Risks are exact given (X, beta), so no test noise blurs them. Look at: the peak at phi = 1 for every "
         "signal strength, the second descent towards alpha^2, and the simulation on the dashed limits."
     ),
@@ -140,6 +151,7 @@ STUDY = Study(
     quick_grid={"alpha": (5.0, 15.0), "phi": (0.2, 0.5, 0.8, 1.15, 1.6, 5.0)},
     quick_settings={"n": 100, "sigma": 5.0},
     quick_reps=40,
+    inner=("alpha", "phi"),
     simulate=simulate,
     theory=theory,
     checks=checks,

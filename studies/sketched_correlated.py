@@ -16,11 +16,12 @@ from simkit.regression.datasets import (
     attach,
     finite_size_allowance,
     limit_check,
+    points_dataset,
     risk_dataset,
     sketch_comparison_checks,
     sketch_size,
 )
-from simkit.regression.linear import simulate_sketched, two_level_spectrum
+from simkit.regression.linear import interleaved_spectrum, simulate_path, simulate_sketched, two_level_spectrum
 from simkit.regression.theory import correlated_limits, optimal_psi_numeric
 from simkit.stats import summarize
 from simkit.study import Param, Study
@@ -159,14 +160,33 @@ def optimal_m(p, phi_value):
 
 
 def simulate_phi(p, states, backend):
-    """One cell ``(alpha, estimator, phi)``: exact risk, bias and variance, shape ``(rep,)``."""
-    feats, m = optimal_m(p, p["phi"])
-    if p["estimator"] == "full":
-        m = p["n"]
-    spec = two_level_spectrum(feats, p["eig_high"], p["eig_low"])
-    out = simulate_sketched(states, n=p["n"], p=feats, m=m, alpha=p["alpha"], sigma=p["sigma"],
-                            sketch="none" if m == p["n"] else p["sketch"], spectrum=spec, backend=backend)
-    return risk_dataset(out)
+    """Every ``(alpha, estimator, phi)`` from the same draws: ``risk``, ``bias``, ``variance`` at the m used.
+
+    All three are inner dimensions (common random numbers): per replication one standard-normal
+    design with the largest ``p``, one direction and one sketch of the largest ``m``
+    (``n`` when the full sample is included); each point scales the
+    first ``p`` columns by the square root of the two-level spectrum and uses the first ``m`` sketch
+    rows (``m = n``: the full sample; :func:`simkit.regression.linear.simulate_path`).  The
+    spectrum's coordinates are interleaved (:func:`~simkit.regression.linear.interleaved_spectrum`:
+    the same ``p // 2`` high eigenvalues, permuted so that the designs nest over ``p``; the risk's
+    distribution is permutation invariant, and the theory sees the same spectrum).
+    Shape ``(alpha, estimator, phi, rep)``, response^2.
+    """
+    coords = {k: tuple(np.atleast_1d(p[k]).tolist()) for k in ("alpha", "estimator", "phi")}
+    points, index = [], np.empty(tuple(len(v) for v in coords.values()), dtype=int)
+    alphas = np.empty(index.shape)
+    for i, a in enumerate(coords["alpha"]):
+        for k, phi in enumerate(coords["phi"]):
+            feats, m_opt = optimal_m({**p, "alpha": float(a)}, float(phi))
+            for j, est in enumerate(coords["estimator"]):
+                m = p["n"] if est == "full" else m_opt
+                if (m, feats) not in points:
+                    points.append((m, feats))
+                index[i, j, k] = points.index((m, feats))
+                alphas[i, j, k] = a
+    out = simulate_path(states, n=p["n"], points=points, sigma=p["sigma"], sketch=p["sketch"],
+                        spectrum=lambda q: interleaved_spectrum(q, p["eig_high"], p["eig_low"]), backend=backend)
+    return points_dataset(out, coords, index, alphas)
 
 
 def theory_phi(ds):
@@ -245,7 +265,10 @@ STUDY_PHI = Study(
         "m* for correlated features, so m* minimises the fixed-point limit (Theorem 4.2) numerically for each "
         "phi; the orthogonal sketch at m* is compared with the full sample. Theory: sketching removes the "
         "peak at phi = 1 and never does worse than the full sample. Look at: the full-sample peak, the "
-        "sketched risk flat through phi = 1, and both on their dashed limits."
+        "sketched risk flat through phi = 1, and both on their dashed limits. Each replication draws one design "
+        "with the largest p, one coefficient direction and one SRHT of the largest size "
+        "(n with the full sample); every point uses their first columns and rows, so the curves share their "
+        "draws (the eigenvalue-2 coordinates are the odd-numbered ones, so that the designs nest)."
     ),
     params=COMMON + (
         Param("estimator", str, "full sample, or an orthogonal sketch at the optimal size m*", choices=ESTIMATORS),
@@ -258,6 +281,7 @@ STUDY_PHI = Study(
     quick_grid={"alpha": (6.0,), "estimator": ESTIMATORS, "phi": (0.3, 0.7, 0.85, 1.15, 1.4, 3.0)},
     quick_settings={"n": 120, "sigma": 3.0, "eig_high": 2.0, "eig_low": 1.0, "sketch": "srht"},
     quick_reps=40,
+    inner=("alpha", "estimator", "phi"),
     simulate=simulate_phi,
     theory=theory_phi,
     checks=checks_phi,

@@ -8,8 +8,8 @@ from matplotlib.ticker import NullFormatter
 
 from simkit import checks as ck
 from simkit import plotting
-from simkit.regression.datasets import attach, finite_size_allowance, limit_check, risk_dataset
-from simkit.regression.linear import simulate_sketched
+from simkit.regression.datasets import attach, finite_size_allowance, limit_check, points_dataset
+from simkit.regression.linear import simulate_path
 from simkit.regression.theory import isotropic_limits, optimal_sketch, stable_risk
 from simkit.stats import summarize
 from simkit.study import Param, Study
@@ -28,12 +28,27 @@ def sizes(p):
 
 
 def simulate(p, states, backend):
-    """One cell ``(alpha, estimator, phi)``: exact risk, bias and variance at the m used, shape ``(rep,)``."""
-    feats, m = sizes(p)
-    sketch = "none" if m == p["n"] else p["sketch"]
-    out = simulate_sketched(states, n=p["n"], p=feats, m=m, alpha=p["alpha"], sigma=p["sigma"], sketch=sketch,
-                            backend=backend)
-    return risk_dataset(out)
+    """Every ``(alpha, estimator, phi)`` from the same draws: ``risk``, ``bias``, ``variance`` at the m used.
+
+    All three are inner dimensions (common random numbers): per replication one design with the
+    largest ``p``, one direction and one sketch of the largest ``m``
+    (``n`` when the full sample is included); each point uses the first ``p``
+    columns and the first ``m`` sketch rows, and ``m = n`` is the full sample
+    (:func:`simkit.regression.linear.simulate_path`).  Shape ``(alpha, estimator, phi, rep)``, response^2.
+    """
+    coords = {k: tuple(np.atleast_1d(p[k]).tolist()) for k in ("alpha", "estimator", "phi")}
+    points, index = [], np.empty(tuple(len(v) for v in coords.values()), dtype=int)
+    alphas = np.empty(index.shape)
+    for i, a in enumerate(coords["alpha"]):
+        for j, e in enumerate(coords["estimator"]):
+            for k, phi in enumerate(coords["phi"]):
+                feats, m = sizes({**p, "alpha": float(a), "estimator": str(e), "phi": float(phi)})
+                if (m, feats) not in points:
+                    points.append((m, feats))
+                index[i, j, k] = points.index((m, feats))
+                alphas[i, j, k] = a
+    out = simulate_path(states, n=p["n"], points=points, sigma=p["sigma"], sketch=p["sketch"], backend=backend)
+    return points_dataset(out, coords, index, alphas)
 
 
 def sketch_sizes(ds):
@@ -151,7 +166,10 @@ STUDY = Study(
         "bounded by alpha^2 - no peak at phi = 1. Risk scales as sigma^2 at fixed SNR, so sigma = 2 with alpha "
         "= 1.5 and 6 gives the paper's two panels (alpha, sigma) = (3, 4) up to a factor 4, and (6, 2). Look at: "
         "the full-sample peak, the sketched risk hugging the stable curve (at finite m = n/40 it sits slightly "
-        "above its m/n -> 0 limit), and the dashed limits at the m actually used."
+        "above its m/n -> 0 limit), and the dashed limits at the m actually used. Each replication draws one "
+        "design with the largest p, one coefficient direction and one SRHT of the largest size "
+        "(n with the full sample); every (alpha, estimator, phi) point uses their first columns and rows, so "
+        "the curves share their draws."
     ),
     params=PARAMS,
     grid={"alpha": (1.5, 6.0), "estimator": ESTIMATORS, "phi": tuple(float(v) for v in np.logspace(-1, 1, 40))},
@@ -160,6 +178,7 @@ STUDY = Study(
     quick_grid={"alpha": (1.5, 6.0), "estimator": ESTIMATORS, "phi": (0.2, 0.5, 0.9, 1.2, 2.0, 3.0)},
     quick_settings={"n": 120, "sigma": 2.0, "sketch": "srht", "small_psi": 1 / 40},
     quick_reps=40,
+    inner=("alpha", "estimator", "phi"),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -12,11 +12,11 @@ from simkit.regression.datasets import (
     attach,
     finite_size_allowance,
     limit_check,
-    risk_dataset,
+    path_dataset,
     sketch_comparison_checks,
     sketch_size,
 )
-from simkit.regression.linear import simulate_sketched
+from simkit.regression.linear import simulate_path
 from simkit.regression.sketches import SKETCH_NAMES
 from simkit.regression.theory import ORTHOGONAL, gaussian_finite_risk, isotropic_limits
 from simkit.study import Param, Study
@@ -26,12 +26,18 @@ EXCLUDE = 0.1
 
 
 def simulate(p, states, backend):
-    """One cell ``(alpha, sketch, psi)``: exact risk, bias and variance, each shape ``(rep,)`` in response^2."""
-    m = int(sketch_size(p["psi"], p["n"]))
-    out = simulate_sketched(
-        states, n=p["n"], p=p["p"], m=m, alpha=p["alpha"], sigma=p["sigma"], sketch=p["sketch"], backend=backend
-    )
-    return risk_dataset(out)
+    """One sketch, every ``(alpha, psi)`` from the same draws: ``risk``, ``bias``, ``variance`` over ``(alpha, psi, rep)``.
+
+    ``alpha`` and ``psi`` are inner dimensions (common random numbers): per replication one ``X``,
+    one direction ``b`` (``beta = alpha b``) and one sketch of the largest size, whose first ``m``
+    rows are the size-``m`` sketch (:func:`simkit.regression.linear.simulate_path`).  In response^2.
+    """
+    alphas = np.atleast_1d(np.asarray(p["alpha"], float))
+    psis = np.atleast_1d(np.asarray(p["psi"], float))
+    m = sketch_size(psis, p["n"])
+    out = simulate_path(states, n=p["n"], points=[(int(v), p["p"]) for v in m], sigma=p["sigma"],
+                        sketch=p["sketch"], backend=backend)
+    return path_dataset(out, alphas, "psi", psis)
 
 
 def theory(ds):
@@ -120,9 +126,11 @@ STUDY = Study(
         "p < m with an orthogonal sketch (Haar rows or the subsampled randomized Hadamard transform), an extra "
         "sigma^2 phi/(1-phi) for an i.i.d. Gaussian sketch, and alpha^2 (1 - 1/t) + sigma^2/(t - 1) for p > m "
         "for both. The peak moves from p = n to p = m, and for a strong signal a sketch with m < p can beat the "
-        "full sample. Each replication redraws X, beta and S (the paper fixes S per curve); risks are exact given "
-        "them. Look at: the reversed psi axis, orthogonal below i.i.d. to the right of the dotted p = m line and "
-        "all sketches together to its left, and the simulation on the dashed limits."
+        "full sample. Each replication draws X, a direction b (beta = alpha b) and one sketch of the largest size "
+        "(m = n at psi = 1); the sketch of size m is its first m rows, so a whole curve, and both alphas, come "
+        "from the same draws (the paper, too, fixes S per curve). Risks are exact given them. Look at: the "
+        "reversed psi axis, orthogonal below i.i.d. to the right of the dotted p = m line and all sketches "
+        "together to its left, and the simulation on the dashed limits."
     ),
     params=PARAMS,
     grid={"alpha": (5.0, 15.0), "sketch": SKETCH_NAMES, "psi": PSI},
@@ -131,6 +139,7 @@ STUDY = Study(
     quick_grid={"alpha": (5.0, 15.0), "sketch": SKETCH_NAMES, "psi": (0.2, 0.35, 0.45, 0.6, 0.8, 1.0)},
     quick_settings={"n": 200, "p": 100, "sigma": 5.0},
     quick_reps=40,
+    inner=("alpha", "psi"),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -98,3 +98,27 @@ def test_bad_inputs():
     with pytest.raises(ParameterError, match="kernel"):
         krr.kernel_matrix("cosine", x, x)
     assert math.isfinite(krr.target_norm2(0.1))
+
+
+@pytest.mark.parametrize("kernel", ["laplace", "rbf", "brownian_bridge"])
+def test_tridiagonal_path_matches_eigen_path_and_dense_solve(kernel):
+    x, y = _sample(160, i=4)
+    lams = np.array([1e-6, 1e-4, 3e-3, 0.1])
+    k = krr.kernel_matrix(kernel, x, x)
+    c, fitted = krr.krr_tridiagonal_path(k, y, lams)
+    c_eig, fitted_eig = krr.krr_eigen_path(k, y, lams)
+    for j, lam in enumerate(lams):
+        ref = np.linalg.solve(k + x.size * lam * np.eye(x.size), y)
+        scale = np.abs(ref).max()
+        np.testing.assert_allclose(c[j], ref, atol=1e-8 * scale)
+        np.testing.assert_allclose(fitted[j], k @ ref, atol=1e-8 * np.abs(k @ ref).max())
+    np.testing.assert_allclose(fitted, fitted_eig, atol=1e-8 * np.abs(fitted_eig).max())
+
+
+def test_tridiagonal_path_lambda_zero_falls_back_and_rejects_negative():
+    x, y = _sample(40, i=5)
+    k = krr.kernel_matrix("brownian_bridge", x, x)  # non-singular
+    c, fitted = krr.krr_tridiagonal_path(k, y, [0.0, 1e-3])
+    np.testing.assert_allclose(fitted[0], y, atol=1e-6 * np.abs(y).max())
+    with pytest.raises(ParameterError):
+        krr.krr_tridiagonal_path(k, y, [-1.0])

@@ -185,3 +185,118 @@ def test_validated_choice_and_nested_fits():
         for m in (3, 12, 20):
             ref = np.stack([np.linalg.pinv(z[i, :m]) @ y[i, :m] for i in range(2)])
             np.testing.assert_allclose(nested.solve(m), ref, atol=1e-10)
+
+
+def _path_reference(states, n, points, sketch, spectrum=None):
+    """Plain SVD formula (exact_risk) on the draws documented for simulate_path."""
+    big_p = max(q for _, q in points)
+    big_m = max(m for m, _ in points)
+    out = np.empty((2, len(states), len(points)))
+    for r, state in enumerate(states):
+        stream = Stream(state.copy())
+        x = stream.normal((n, big_p))
+        g = stream.normal((big_p,))
+        s = None if sketch == "none" else sketches.sketch_matrix(sketches.draw_sketch(sketch, big_m, n, stream), n)
+        for k, (m, q) in enumerate(points):
+            spec = None if spectrum is None else spectrum(q)
+            xq = x[:, :q] if spec is None else x[:, :q] * np.sqrt(spec)
+            sm = np.eye(n) if s is None or (sketch != "gaussian" and m == n) else s[:m]
+            gram = (sm @ sm.T)[None] if sketch == "gaussian" else None
+            b, v = linear.exact_risk((sm @ xq)[None], (g[:q] / np.sqrt(q))[None], 1.0, gram=gram, spectrum=spec)
+            out[:, r, k] = b[0], v[0]
+    return out
+
+
+@pytest.mark.parametrize("sketch", ["haar", "srht", "gaussian"])
+@pytest.mark.parametrize("correlated", [False, True])
+def test_nested_sketch_path_matches_svd_formula(sketch, correlated):
+    # one sketch of the largest size, its first m rows for every m; sizes on both sides of p (incl. m = p, p +- 1)
+    n, p = 48, 20
+    sizes = [4, 13, 19, 20, 21, 30, 48]
+    spectrum = (lambda q: linear.two_level_spectrum(q, 2.0, 1.0)) if correlated else None
+    states = rep_states(3, "test-path", {"sketch": sketch}, 3)
+    out = linear.simulate_path(states, n=n, points=[(m, p) for m in sizes], sigma=1.0, sketch=sketch,
+                               spectrum=spectrum)
+    ref = _path_reference(states, n, [(m, p) for m in sizes], sketch, spectrum)
+    np.testing.assert_allclose(out["bias"], ref[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out["variance"], ref[1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("correlated", [None, "two_level", "interleaved"])
+def test_full_sample_path_over_nested_columns_matches_svd_formula(correlated):
+    # identity and interleaved spectra nest (full_sample_path); the two-level one does not (per-p path)
+    n = 24
+    feats = [3, 12, 23, 24, 25, 31, 50, 80]
+    spectrum = None if correlated is None else (
+        lambda q: getattr(linear, f"{correlated}_spectrum")(q, 2.0, 1.0))
+    states = rep_states(4, "test-path", {"full": 1}, 3)
+    out = linear.simulate_path(states, n=n, points=[(n, q) for q in feats], sigma=2.0, sketch="none",
+                               spectrum=spectrum)
+    ref = _path_reference(states, n, [(n, q) for q in feats], "none", spectrum)
+    np.testing.assert_allclose(out["bias"], ref[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out["variance"], 4.0 * ref[1], rtol=1e-10)
+
+
+def test_path_varying_m_and_p_and_backends_agree():
+    points = [(10, 30), (24, 30), (40, 12), (40, 30), (6, 50)]
+    states = rep_states(5, "test-path", {"mixed": 1}, 4)
+    ref = linear.simulate_path(states, n=40, points=points, sigma=1.0, sketch="srht", backend="numpy")
+    np.testing.assert_allclose(ref["variance"], _path_reference(states, 40, points, "srht")[1], rtol=1e-10)
+    for backend in ("numba", "cuda"):
+        out = linear.simulate_path(states, n=40, points=points, sigma=1.0, sketch="srht", backend=backend)
+        np.testing.assert_allclose(out["variance"], ref["variance"], rtol=1e-10)
+        np.testing.assert_allclose(out["bias"], ref["bias"], rtol=1e-10, atol=1e-12)
+    part = linear.simulate_path(states[1:], n=40, points=points, sigma=1.0, sketch="srht")
+    np.testing.assert_allclose(part["bias"], ref["bias"][1:], rtol=1e-12)
+
+
+@pytest.mark.parametrize("m", [4, 9])
+def test_fast_path_falls_back_to_svd_without_rank_certificate(m):
+    # duplicated column (m > p) or duplicated row (m <= p): rank deficient, the certificate fails
+    rng = np.random.default_rng(8)
+    z = rng.standard_normal((2, m, 6))
+    if m > 6:
+        z[1, :, 5] = z[1, :, 0]
+    else:
+        z[1, 3] = z[1, 0]
+    b = rng.standard_normal((2, 6))
+    sizes = [m]
+    bias, var = linear.sketched_risk_path(z, b, sizes)
+    rb, rv = linear.exact_risk(z, b, 1.0)
+    np.testing.assert_allclose(bias[:, 0], rb, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(var[:, 0], rv, rtol=1e-10)
+    assert np.isfinite(var).all()
+
+
+def test_path_bad_inputs():
+    states = rep_states(0, "x", {}, 1)
+    with pytest.raises(ParameterError, match="sketch size m"):
+        linear.simulate_path(states, n=10, points=[(11, 5)], sigma=1.0, sketch="haar")
+    with pytest.raises(ParameterError, match="needs m = n"):
+        linear.simulate_path(states, n=10, points=[(5, 5)], sigma=1.0, sketch="none")
+    with pytest.raises(ParameterError, match="p must be"):
+        linear.simulate_path(states, n=10, points=[(5, 0)], sigma=1.0, sketch="srht")
+    with pytest.raises(ParameterError, match="sigma"):
+        linear.simulate_path(states, n=10, points=[(5, 3)], sigma=-1.0, sketch="srht")
+
+
+def test_interleaved_spectrum_nests_and_matches_two_level_multiset():
+    for p in (1, 2, 7, 8):
+        inter = linear.interleaved_spectrum(p, 3.0, 1.0)
+        np.testing.assert_array_equal(np.sort(inter), np.sort(linear.two_level_spectrum(p, 3.0, 1.0)))
+        np.testing.assert_array_equal(inter, linear.interleaved_spectrum(9, 3.0, 1.0)[:p])
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("sketch", ["srht", "gaussian", "none"])
+def test_path_on_a_real_gpu_matches_numpy(sketch):
+    # CuPy linear algebra (batched QR, LU inverse instead of dtrtri, stacked QR instead of dtpqrt)
+    n = 64
+    points = [(n, 20), (n, 90)] if sketch == "none" else [(10, 30), (40, 30), (64, 30), (20, 90)]
+    spectrum = lambda q: linear.interleaved_spectrum(q, 2.0, 1.0)  # noqa: E731
+    states = rep_states(6, "test-path-gpu", {"sketch": sketch}, 5)
+    ref = linear.simulate_path(states, n=n, points=points, sigma=1.0, sketch=sketch, spectrum=spectrum)
+    out = linear.simulate_path(states, n=n, points=points, sigma=1.0, sketch=sketch, spectrum=spectrum,
+                               backend="cuda")
+    np.testing.assert_allclose(out["bias"], ref["bias"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(out["variance"], ref["variance"], rtol=1e-9)

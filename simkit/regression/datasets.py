@@ -11,6 +11,8 @@ from ..stats import summarize
 __all__ = [
     "ATTRS",
     "risk_dataset",
+    "path_dataset",
+    "points_dataset",
     "attach",
     "sketch_size",
     "finite_size_allowance",
@@ -46,6 +48,68 @@ def risk_dataset(result: dict) -> xr.Dataset:
     ds = xr.Dataset()
     for name in ("risk", "bias", "variance"):
         attach(ds, name, result[name], ("rep",))
+    return ds
+
+
+def path_dataset(result: dict, alphas, dim, values) -> xr.Dataset:
+    """``risk``, ``bias``, ``variance`` over ``(alpha, dim, rep)`` from :func:`~simkit.regression.linear.simulate_path`.
+
+    Parameters
+    ----------
+    result : dict
+        ``bias`` (for ``alpha = 1``) and ``variance``, each shape ``(rep, K)`` with ``K = len(values)``.
+    alphas : array_like, shape (A,)
+        Signal strengths: the bias is ``alpha^2`` times the unit bias, the variance does not depend on alpha.
+    dim : str
+        Name of the second dimension (e.g. ``"psi"``, ``"phi"``).
+    values : array_like, shape (K,)
+        Its coordinate values.
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables of shape ``(A, K, rep)`` in response^2.
+    """
+    alphas = np.asarray(alphas, float)
+    unit = np.asarray(result["bias"]).T  # (K, rep)
+    bias = alphas[:, None, None] ** 2 * unit[None]
+    var = np.broadcast_to(np.asarray(result["variance"]).T[None], bias.shape)
+    ds = xr.Dataset(coords={"alpha": list(alphas), dim: list(values)})
+    dims = ("alpha", dim, "rep")
+    attach(ds, "bias", bias, dims)
+    attach(ds, "variance", var, dims)
+    attach(ds, "risk", bias + var, dims)
+    return ds
+
+
+def points_dataset(result: dict, coords: dict, index, alphas) -> xr.Dataset:
+    """``risk``, ``bias``, ``variance`` over ``(*coords, rep)`` from :func:`~simkit.regression.linear.simulate_path`.
+
+    Parameters
+    ----------
+    result : dict
+        ``bias`` (for ``alpha = 1``) and ``variance``, each shape ``(rep, K)``.
+    coords : dict of str to sequence
+        The dimensions in order, one of them ``"alpha"``, with their values.
+    index : array of int, shape given by ``coords``
+        Column of ``result`` (the ``(m, p)`` point) used at every grid point.
+    alphas : array, shape given by ``coords``
+        ``alpha`` at every grid point (the bias is ``alpha^2`` times the unit bias).
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables of shape ``(*coords, rep)`` in response^2.
+    """
+    index = np.asarray(index)
+    unit = np.moveaxis(np.asarray(result["bias"])[:, index], 0, -1)
+    var = np.moveaxis(np.asarray(result["variance"])[:, index], 0, -1)
+    bias = np.asarray(alphas, float)[..., None] ** 2 * unit
+    ds = xr.Dataset(coords={k: list(v) for k, v in coords.items()})
+    dims = tuple(coords) + ("rep",)
+    attach(ds, "bias", bias, dims)
+    attach(ds, "variance", var, dims)
+    attach(ds, "risk", bias + var, dims)
     return ds
 
 

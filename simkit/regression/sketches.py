@@ -16,6 +16,12 @@ Draw order per sketch (part of the contract, so every backend sees the same sket
   with ``H`` the block-diagonal normalised Hadamard transform (:mod:`simkit.kernels.regression_fwht`),
   exactly orthogonal (``S S^T = I_m``) for every ``n``;
 * ``gaussian``: ``m*n`` normals, entries ``N(0, 1/n)`` (``m x n``, C order).
+
+Sketches nest: the first ``m' <= m`` rows of a size-``m`` sketch are a size-``m'`` sketch of the
+same kind (Haar: the first rows of a Haar matrix; SRHT: the first ``m'`` of the randomly ordered
+kept rows, i.e. sampling without replacement; Gaussian: i.i.d. rows).  The simulators draw one
+sketch of the largest size per replication and use its leading rows for every smaller size
+(:func:`simkit.regression.linear.simulate_path`).
 """
 
 from __future__ import annotations
