@@ -5,6 +5,7 @@ scales them; the theory says the mean is 0 and the variance ``scale**2 / n``.  T
 setting sleeps per unit so that a test can interrupt a run midway.
 """
 
+import dataclasses
 import time
 
 import numpy as np
@@ -87,25 +88,13 @@ def _simulate_inner(params, states, backend):
     )
 
 
-INNER_STUDY = Study(
+INNER_STUDY = dataclasses.replace(
+    STUDY,
     name="engine-inner",
     title="Scaled means with every scale from the same draws (framework test of inner dimensions)",
-    paper="none",
-    family="test",
     teaching="A framework test: the scale dimension is evaluated inside each cell.",
-    params=STUDY.params,
-    grid={"mode": ("a", "b"), "scale": (1.0, 2.0, 3.0)},
-    settings={"n": 20, "pause": 0.0},
-    reps=40,
     quick_grid={"mode": ("a",), "scale": (1.0, 2.0)},
-    quick_settings={"n": 5, "pause": 0.0},
-    quick_reps=10,
     simulate=_simulate_inner,
-    theory=_theory,
-    checks=_checks,
-    plot=_plot,
-    validate_cell=_validate,
-    backends=("numpy", "numba"),
     inner=("scale",),
 )
 STUDIES = (INNER_STUDY,)
