@@ -82,6 +82,9 @@ def test_simulate_krr_solvers_agree_and_reps_independent():
     a = krr.simulate_krr(states, n=60, s=0.5, lams=lams, sigma=0.5, solver="markov")
     b = krr.simulate_krr(states, n=60, s=0.5, lams=lams, sigma=0.5, solver="eigen", backend="numpy")
     np.testing.assert_allclose(a, b, rtol=1e-7)
+    for backend in ("numpy", "numba", "cuda"):  # tridiagonal path: host LAPACK on every backend
+        t = krr.simulate_krr(states, n=60, s=0.5, lams=lams, sigma=0.5, solver="tridiagonal", backend=backend)
+        np.testing.assert_allclose(t, b, rtol=1e-7)
     np.testing.assert_array_equal(krr.simulate_krr(states[1:], n=60, s=0.5, lams=lams, sigma=0.5), a[1:])
 
 
@@ -95,6 +98,8 @@ def test_bad_inputs():
         krr.target_values(x, 0.0)
     with pytest.raises(ParameterError, match="s must be in"):
         krr.simulate_krr(rep_states(0, "x", {}, 1), n=10, s=2.5, lams=[0.1], sigma=1.0)
+    with pytest.raises(ParameterError, match="solver"):
+        krr.simulate_krr(rep_states(0, "x", {}, 1), n=10, s=0.5, lams=[0.1], sigma=1.0, solver="cholesky")
     with pytest.raises(ParameterError, match="kernel"):
         krr.kernel_matrix("cosine", x, x)
     assert math.isfinite(krr.target_norm2(0.1))
@@ -113,6 +118,15 @@ def test_tridiagonal_path_matches_eigen_path_and_dense_solve(kernel):
         np.testing.assert_allclose(c[j], ref, atol=1e-8 * scale)
         np.testing.assert_allclose(fitted[j], k @ ref, atol=1e-8 * np.abs(k @ ref).max())
     np.testing.assert_allclose(fitted, fitted_eig, atol=1e-8 * np.abs(fitted_eig).max())
+
+
+def test_simulate_krr_tridiagonal_matches_eigen_on_a_wide_lambda_path():
+    # the study's path (down to 1e-11): the two path solvers agree to ~1e-10 relative
+    states = rep_states(1, "test-krr", {"sim": 2}, 2)
+    lams = np.logspace(-11, 0, 12)
+    a = krr.simulate_krr(states, n=300, s=0.25, lams=lams, sigma=0.5, solver="tridiagonal", backend="numpy")
+    b = krr.simulate_krr(states, n=300, s=0.25, lams=lams, sigma=0.5, solver="eigen", backend="numpy")
+    np.testing.assert_allclose(a, b, rtol=1e-8)
 
 
 def test_tridiagonal_path_lambda_zero_falls_back_and_rejects_negative():

@@ -69,7 +69,8 @@ def test_apply_sketches_backends_agree():
     np.testing.assert_allclose(ref, dense, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind,m,p", [("gaussian", 12, 7), ("gaussian", 6, 9), ("haar", 10, 4), ("srht", 5, 8)])
+@pytest.mark.parametrize("kind,m,p", [("gaussian", 12, 7), ("gaussian", 6, 9), ("haar", 10, 4), ("srht", 5, 8),
+                                      ("countsketch", 12, 7), ("countsketch", 6, 9)])
 def test_exact_risk_against_pinv_formulas(kind, m, p):
     n, sigma = 16, 1.5
     stream = _stream(11)
@@ -96,15 +97,18 @@ def test_exact_risk_against_pinv_formulas(kind, m, p):
     assert v[0] == pytest.approx(sigma**2 * np.trace(a @ a.T @ np.diag(spec)), rel=1e-9)
 
 
-def test_exact_risk_against_brute_force_monte_carlo():
+@pytest.mark.parametrize("kind,m", [("gaussian", 8), ("countsketch", 16), ("countsketch", 8)])
+def test_exact_risk_against_brute_force_monte_carlo(kind, m):
     # fixed (X, S, beta); Monte Carlo over the noise of ||beta_hat - beta||^2_Sigma
-    n, p, m, sigma = 20, 12, 8, 1.0
+    n, p, sigma = 20, 12, 1.0
     stream = _stream(5)
     x = linear.draw_design(stream, n, p)
     beta = linear.draw_beta(stream, p, 3.0)
-    sk = sketches.draw_sketch("gaussian", m, n, stream)
-    s = sk.matrix
-    b, v = linear.exact_risk((s @ x)[None], beta[None], sigma, gram=(s @ s.T)[None])
+    sk = sketches.draw_sketch(kind, m, n, stream)
+    s = sketches.sketch_matrix(sk, n)
+    gram = sketches.sketch_gram([sk])
+    np.testing.assert_allclose(gram[0], s @ s.T, atol=0)
+    b, v = linear.exact_risk(sketches.apply_sketches([sk], x[None]), beta[None], sigma, gram=gram)
     eps = np.random.default_rng(0).standard_normal((20_000, n)) * sigma
     y = x @ beta + eps
     est = np.linalg.lstsq(s @ x, (s @ y.T), rcond=None)[0].T  # minimum-norm solutions
@@ -143,7 +147,7 @@ def test_bad_inputs():
     with pytest.raises(ParameterError, match="sigma"):
         linear.simulate_sketched(states, n=10, p=5, m=5, alpha=1.0, sigma=-1.0, sketch="haar")
     with pytest.raises(ParameterError, match="sketch"):
-        linear.simulate_sketched(states, n=10, p=5, m=5, alpha=1.0, sigma=1.0, sketch="countsketch")
+        linear.simulate_sketched(states, n=10, p=5, m=5, alpha=1.0, sigma=1.0, sketch="sparse_jl")
     with pytest.raises(ParameterError, match="sketch size m"):
         sketches.draw_sketch("srht", 20, 10, _stream())
 
@@ -185,6 +189,118 @@ def test_validated_choice_and_nested_fits():
         for m in (3, 12, 20):
             ref = np.stack([np.linalg.pinv(z[i, :m]) @ y[i, :m] for i in range(2)])
             np.testing.assert_allclose(nested.solve(m), ref, atol=1e-10)
+
+
+def _countsketch_structure(sk, m, n):
+    s = sketches.sketch_matrix(sk, n)
+    assert s.shape == (m, n)
+    assert np.all(np.count_nonzero(s, axis=0) == 1)
+    assert set(np.unique(s[s != 0])) <= {-1.0, 1.0}
+    np.testing.assert_array_equal(s[sk.buckets, np.arange(n)], sk.signs)
+    return s
+
+
+@pytest.mark.parametrize("m,n", [(1, 5), (7, 30), (30, 30)])
+def test_countsketch_structure_and_gram(m, n):
+    sk = sketches.draw_sketch("countsketch", m, n, _stream(m))
+    s = _countsketch_structure(sk, m, n)
+    assert not sk.orthogonal
+    gram = sketches.sketch_gram([sk])[0]
+    np.testing.assert_array_equal(gram, s @ s.T)  # diagonal: the bucket counts
+    np.testing.assert_array_equal(np.diag(gram), np.bincount(sk.buckets, minlength=m))
+
+
+def test_countsketch_draw_order():
+    # n uniforms for the buckets, then n uniforms for the signs
+    m, n = 5, 40
+    sk = sketches.draw_sketch("countsketch", m, n, _stream(3))
+    stream = _stream(3)
+    u_h, u_s = stream.uniform(n), stream.uniform(n)
+    np.testing.assert_array_equal(sk.buckets, np.floor(u_h * m).astype(int))
+    np.testing.assert_array_equal(sk.signs, np.where(u_s < 0.5, -1.0, 1.0))
+
+
+def test_countsketch_is_isotropic_and_buckets_uniform():
+    # E[S^T S] = I_n entrywise within Monte Carlo error; bucket counts uniform (chi-square)
+    m, n, reps = 4, 6, 4000
+    acc, acc2 = np.zeros((n, n)), np.zeros((n, n))
+    counts = np.zeros(m)
+    for r in range(reps):
+        sk = sketches.draw_sketch("countsketch", m, n, _stream(100 + r))
+        s = sketches.sketch_matrix(sk, n)
+        sts = s.T @ s
+        acc += sts
+        acc2 += sts**2
+        counts += np.bincount(sk.buckets, minlength=m)
+    mean = acc / reps
+    se = np.sqrt(np.maximum(acc2 / reps - mean**2, 0) / reps)
+    np.testing.assert_array_equal(np.diag(mean), 1.0)  # ||S e_j|| = 1 exactly
+    off = ~np.eye(n, dtype=bool)
+    assert np.all(np.abs(mean[off]) <= 5 * se[off] + 1e-12)
+    assert np.max(np.abs(mean[off])) < 0.05
+    assert stats.chisquare(counts).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba", "cuda"])
+def test_countsketch_apply_matches_dense_product(backend):
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((3, 25, 4))
+    sks = [sketches.draw_sketch("countsketch", 9, 25, _stream(i)) for i in range(3)]
+    out = np.asarray(sketches.apply_sketches(sks, a, backend))
+    dense = np.stack([sketches.sketch_matrix(s, 25) @ a[i] for i, s in enumerate(sks)])
+    np.testing.assert_allclose(out, dense, atol=1e-13)
+
+
+def test_countsketch_simulate_sketched_matches_pinv_and_backends():
+    states = rep_states(4, "test-cs", {}, 4)
+    kw = dict(n=30, p=10, m=18, alpha=2.0, sigma=1.5, sketch="countsketch")
+    ref = linear.simulate_sketched(states, backend="numpy", **kw)
+    for r, state in enumerate(states):
+        stream = Stream(state.copy())
+        x = linear.draw_design(stream, 30, 10)
+        beta = linear.draw_beta(stream, 10, 2.0)
+        s = sketches.sketch_matrix(sketches.draw_sketch("countsketch", 18, 30, stream), 30)
+        a = np.linalg.pinv(s @ x) @ s
+        err = a @ x @ beta - beta
+        assert ref["bias"][r] == pytest.approx(err @ err, rel=1e-9, abs=1e-12)
+        assert ref["variance"][r] == pytest.approx(1.5**2 * np.trace(a @ a.T), rel=1e-9)
+    for backend in ("numba", "cuda"):
+        out = linear.simulate_sketched(states, backend=backend, **kw)
+        np.testing.assert_allclose(out["risk"], ref["risk"], rtol=1e-10)
+
+
+def test_countsketch_bad_inputs():
+    with pytest.raises(ParameterError, match="sketch size m"):
+        sketches.draw_sketch("countsketch", 11, 10, _stream())
+    with pytest.raises(ParameterError, match="m"):
+        sketches.draw_sketch("countsketch", 0, 10, _stream())
+    with pytest.raises(ParameterError, match="sketch"):
+        sketches.draw_sketch("count_sketch", 5, 10, _stream())
+
+
+@pytest.mark.parametrize("correlated", [False, True])
+def test_countsketch_path_draws_one_sketch_per_size(correlated):
+    # CountSketch does not nest: simulate_path draws one per distinct size (increasing), SVD formula
+    n, p = 40, 15
+    sizes = [30, 5, 15, 16, 40, 5]
+    spectrum = (lambda q: linear.two_level_spectrum(q, 2.0, 1.0)) if correlated else None
+    states = rep_states(3, "test-path-cs", {}, 3)
+    points = [(m, p) for m in sizes] + [(16, 8)]
+    out = linear.simulate_path(states, n=n, points=points, sigma=1.0, sketch="countsketch", spectrum=spectrum)
+    for r, state in enumerate(states):
+        stream = Stream(state.copy())
+        x = stream.normal((n, p))
+        g = stream.normal((p,))
+        mats = {m: sketches.sketch_matrix(sketches.draw_sketch("countsketch", m, n, stream), n)
+                for m in sorted({m for m, _ in points})}
+        for k, (m, q) in enumerate(points):
+            spec = None if spectrum is None else spectrum(q)
+            xq = x[:, :q] if spec is None else x[:, :q] * np.sqrt(spec)
+            s = mats[m]
+            b, v = linear.exact_risk((s @ xq)[None], (g[:q] / np.sqrt(q))[None], 1.0, gram=(s @ s.T)[None],
+                                     spectrum=spec)
+            assert out["bias"][r, k] == pytest.approx(b[0], rel=1e-10, abs=1e-12)
+            assert out["variance"][r, k] == pytest.approx(v[0], rel=1e-10)
 
 
 def _path_reference(states, n, points, sketch, spectrum=None):

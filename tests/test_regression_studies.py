@@ -72,7 +72,7 @@ def test_backends_agree_on_one_cell(name, cell):
 
 def test_bad_settings_are_rejected():
     with pytest.raises(ParameterError, match="sketch"):
-        get_study("sketched-risk").config(quick=True, overrides={"sketch": ["countsketch"]})
+        get_study("sketched-risk").config(quick=True, overrides={"sketch": ["sparse_jl"]})
     with pytest.raises(ParameterError, match="s must be in"):
         get_study("krr-rates").config(quick=True, overrides={"s": [2.5]})
     with pytest.raises(ParameterError, match="sigma"):

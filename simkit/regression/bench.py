@@ -3,7 +3,8 @@
 Measures, on this machine:
 
 1. the ``sketched-risk`` study at full settings (or a reduced number of replications when quick);
-2. the cost of drawing and applying an SRHT against a Haar sketch as ``n`` grows (``m = n/2``);
+2. the cost of drawing and applying an SRHT against a Haar sketch and a CountSketch as ``n`` grows
+   (``m = n/2``);
 3. kernel ridge regression over a path of 20 lambdas against refitting scikit-learn's
    ``KernelRidge`` per lambda (computing the kernel in every fit, as a user would; also on a
    precomputed kernel): the tridiagonal path and the eigendecomposition path (Laplace kernel) and
@@ -76,13 +77,14 @@ def _sketch_costs(quick, backend="numba"):
 
     ns = (256, 512, 1024) if quick else (512, 1024, 2048, 4096)
     p = 50
-    lines = [f"sketch S A with A of shape (n, {p}), m = n/2, draw + apply, backend {backend} (best of 3):",
-             "      n    srht [s]    haar [s]   haar/srht"]
+    lines = [f"sketch S A with A of shape (n, {p}), m = n/2, draw + apply, backend {backend} (best of 3; "
+             "countsketch: O(n p) scatter-add, not in the paper):",
+             "      n    srht [s]    haar [s]   haar/srht  countsketch [s]  srht/countsketch"]
     for n in ns:
         a = get_xp(backend).asarray(np.random.default_rng(0).standard_normal((1, n, p)))
         state = rep_states(0, "bench", {"n": n}, 1)[0]
         times = {}
-        for kind in ("srht", "haar"):
+        for kind in ("srht", "haar", "countsketch"):
             def run():
                 sk = draw_sketch(kind, n // 2, n, Stream(state.copy()))
                 apply_sketches([sk], a, backend)
@@ -90,7 +92,8 @@ def _sketch_costs(quick, backend="numba"):
 
             run()
             times[kind] = _best_time(run)
-        lines.append(f"{n:7d} {times['srht']:11.4f} {times['haar']:11.4f} {times['haar'] / times['srht']:11.1f}")
+        lines.append(f"{n:7d} {times['srht']:11.4f} {times['haar']:11.4f} {times['haar'] / times['srht']:11.1f}"
+                     f" {times['countsketch']:16.5f} {times['srht'] / times['countsketch']:17.1f}")
     return lines
 
 

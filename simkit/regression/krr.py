@@ -16,7 +16,8 @@ Target (Brownian-bridge basis, ``beta = 2``): ``f* = sum_i i^-(s beta + 1)/2 e_i
 smoothness ``s`` in (0, 2]; it lies in ``[H]^t`` for every ``t < s`` and is unbounded at 0 for
 ``s < 1/2``.  It is evaluated without truncation through :func:`~simkit.regression.theory.sine_series`.
 
-Fits: ``f_hat = sum_j c_j k(., x_j)`` with ``c = (K + n lambda I)^-1 y``.  Two solvers:
+Fits: ``f_hat = sum_j c_j k(., x_j)`` with ``c = (K + n lambda I)^-1 y``.  Three solvers (the
+``solver`` of :func:`simulate_krr`: ``"markov"``, ``"tridiagonal"``, ``"eigen"``):
 
 * :func:`krr_markov`: O(n) for the two Brownian kernels (compiled tridiagonal kernel,
   :mod:`simkit.kernels.regression_markov`);
@@ -24,7 +25,9 @@ Fits: ``f_hat = sum_j c_j k(., x_j)`` with ``c = (K + n lambda I)^-1 y``.  Two s
   (any kernel);
 * :func:`krr_tridiagonal_path`: the same path from one Householder tridiagonalisation
   ``K = Q T Q^T`` (no eigenvectors), an O(n) tridiagonal solve per lambda and two applications of
-  ``Q`` (any kernel, CPU; about half the cost of the eigendecomposition).
+  ``Q`` (any kernel, CPU; about half the cost of the eigendecomposition).  It is the default path
+  solver for general (non-Markov) kernels; it agrees with the eigendecomposition path to about
+  ``1e-10`` and falls back to it for a lambda whose tridiagonal system is not positive definite.
 
 Errors: for Brownian-bridge fits :func:`l2_error_bridge` is exact (``f_hat`` is piecewise linear
 and ``<f_hat, f*> = sum_j c_j (T f*)(x_j)`` with the integral operator ``T``); for other kernels
@@ -47,6 +50,7 @@ from .theory import sine_series
 __all__ = [
     "KERNELS",
     "MARKOV_KERNELS",
+    "SOLVERS",
     "kernel_matrix",
     "target_exponent",
     "target_values",
@@ -65,6 +69,8 @@ __all__ = [
 
 KERNELS = ("brownian_bridge", "brownian_motion", "laplace", "matern32", "rbf")
 MARKOV_KERNELS = ("brownian_bridge", "brownian_motion")
+#: Solvers of :func:`simulate_krr`: O(n) Markov (Markov kernels only) and the two lambda-path solvers.
+SOLVERS = ("markov", "tridiagonal", "eigen")
 
 
 def kernel_matrix(kernel, x, z, lengthscale=0.2, xp=np):
@@ -389,8 +395,12 @@ def simulate_krr(states, *, n, s, lams, sigma, kernel="brownian_bridge", solver=
         Noise standard deviation (>= 0).
     kernel : {"brownian_bridge"}
         The kernel whose spectrum defines the target (the exact error needs it).
-    solver : {"markov", "eigen"}
-        O(n) tridiagonal solver (one solve per lambda) or one eigendecomposition per sample.
+    solver : {"markov", "tridiagonal", "eigen"}
+        ``markov``: the O(n) Markov-kernel solver, one solve per lambda (:func:`krr_markov`);
+        ``tridiagonal``: one Householder tridiagonalisation per sample serving the whole lambda path
+        (:func:`krr_tridiagonal_path`; any kernel, the general-kernel default; LAPACK on the host
+        CPU for every backend); ``eigen``: one eigendecomposition per sample (:func:`krr_eigen_path`;
+        on the GPU for ``cuda``).
     backend : {"numpy", "numba", "cuda"}
 
     Returns
@@ -408,7 +418,7 @@ def simulate_krr(states, *, n, s, lams, sigma, kernel="brownian_bridge", solver=
     sigma = check_real("sigma", sigma, low=0)
     lams = _check_lam(lams).ravel()
     check_choice("kernel", kernel, ("brownian_bridge",))
-    check_choice("solver", solver, ("markov", "eigen"))
+    check_choice("solver", solver, SOLVERS)
     reps = states.shape[0]
     xs, ys = np.empty((reps, n)), np.empty((reps, n))
     for r in range(reps):
@@ -419,6 +429,11 @@ def simulate_krr(states, *, n, s, lams, sigma, kernel="brownian_bridge", solver=
         for j, lam in enumerate(lams):
             c, fitted = krr_markov(xs, ys, lam, kernel, backend)
             err[:, j] = l2_error_bridge(xs, c, fitted, s, smoothed=smoothed)
+        return err
+    if solver == "tridiagonal":
+        for r in range(reps):
+            c, fitted = krr_tridiagonal_path(kernel_matrix(kernel, xs[r], xs[r]), ys[r], lams)
+            err[r] = l2_error_bridge(np.broadcast_to(xs[r], c.shape), c, fitted, s, smoothed=smoothed[r])
         return err
     xp = get_xp(backend)
     for r in range(reps):

@@ -46,7 +46,7 @@ from ..threads import one_blas_thread
 from ..errors import ParameterError
 from ..rng import Stream
 from ..validation import check_array, check_choice, check_int, check_real
-from .sketches import SKETCH_NAMES, apply_sketches, draw_sketch, sketch_gram
+from .sketches import NESTED, SKETCH_NAMES, apply_sketches, draw_sketch, sketch_gram
 
 __all__ = [
     "rank_cutoff",
@@ -419,8 +419,12 @@ def simulate_path(states, *, n, points, sigma, sketch, spectrum=None, backend="n
     Full-sample points go through :func:`full_sample_path` (nested columns) when the spectra nest
     (``spectrum(p)`` is the start of ``spectrum(P)``: the identity, :func:`interleaved_spectrum`),
     the others through :func:`sketched_risk_path` (nested rows), one ``p`` at a time.
-    For one ``p`` and ``spectrum=None`` the design and coefficient draws are those of
-    :func:`simulate_sketched` (``X``, then ``beta / alpha``).
+    A CountSketch does not nest (:mod:`~simkit.regression.sketches`): instead of one sketch of size
+    ``M``, one CountSketch per distinct sketched size ``m`` is drawn (sizes in increasing order,
+    after ``g``), and its points use :func:`exact_risk` (SVD, with ``S S^T`` the bucket counts).
+    The design and direction are still shared by all points.  For one ``p`` and ``spectrum=None``
+    the design and coefficient draws are those of :func:`simulate_sketched` (``X``, then
+    ``beta / alpha``).
 
     Parameters
     ----------
@@ -432,7 +436,7 @@ def simulate_path(states, *, n, points, sigma, sketch, spectrum=None, backend="n
         ``(m, p)`` pairs with ``1 <= m <= n`` (``m = n`` for ``sketch="none"``) and ``p >= 1``.
     sigma : float
         Noise standard deviation.
-    sketch : {"haar", "srht", "gaussian", "none"}
+    sketch : {"haar", "srht", "gaussian", "countsketch", "none"}
     spectrum : callable, optional
         ``spectrum(p)`` gives the diagonal of ``Sigma`` (shape ``(p,)``) for ``p`` features; default identity.
     backend : {"numpy", "numba", "cuda"}
@@ -457,13 +461,16 @@ def simulate_path(states, *, n, points, sigma, sketch, spectrum=None, backend="n
     big_p = max(q for _, q in points)
     big_m = max(m for m, _ in points)
     orthogonal = sketch in ("haar", "srht")
+    nested = sketch in NESTED
     sketched = [pt for pt in points if sketch != "none" and not (orthogonal and pt[0] == n)]
+    sizes_unnested = [] if nested or sketch == "none" else sorted({m for m, _ in sketched})
     spectra = {q: None if spectrum is None else check_array("spectrum", spectrum(q), shape=(q,), low=0.0)
                for q in {q for _, q in points}}
     top = None if spectrum is None else check_array("spectrum", spectrum(big_p), shape=(big_p,), low=0.0)
     nests = spectrum is None or all(np.array_equal(spec, top[: spec.size]) for spec in spectra.values())
     reps = states.shape[0]
-    per_rep = 8 * (2 * n * big_p + (n * big_m if sketch == "gaussian" else 0) + n * n)
+    per_rep = 8 * (2 * n * big_p + (n * big_m if sketch == "gaussian" else 0) + n * n
+                   + sum(m * (big_p + m) for m in sizes_unnested))
     batch = max(1, min(reps, MAX_BATCH_BYTES // per_rep))
     bias = np.empty((reps, len(points)))
     var = np.empty((reps, len(points)))
@@ -473,15 +480,21 @@ def simulate_path(states, *, n, points, sigma, sketch, spectrum=None, backend="n
 
     def work(lo, hi):
         xs, gs, sks = [], [], []
+        per_size = {m: [] for m in sizes_unnested}
         for r in range(lo, hi):
             stream = Stream(states[r].copy())
             xs.append(draw_design(stream, n, big_p))
             gs.append(stream.normal((big_p,)))
-            if sketched:
+            if sketched and nested:
                 sks.append(draw_sketch(sketch, big_m, n, stream))
+            for m in sizes_unnested:
+                per_size[m].append(draw_sketch(sketch, m, n, stream))
         x = xp.asarray(np.stack(xs))
         g = xp.asarray(np.stack(gs))
-        sx = apply_sketches(sks, x, backend) if sketched else None
+        sx = apply_sketches(sks, x, backend) if sketched and nested else None
+        if per_size:  # non-nesting sketch: S_m X and S_m S_m^T for each size
+            sx_m = {m: apply_sketches(v, x, backend) for m, v in per_size.items()}
+            gram_m = {m: sketch_gram(v, backend) for m, v in per_size.items()}
         rows = None
         if sketched and sketch == "gaussian":
             rows = xp.asarray(np.stack([s.matrix for s in sks]))
@@ -497,8 +510,14 @@ def simulate_path(states, *, n, points, sigma, sketch, spectrum=None, backend="n
             if not use_sketch and nests:
                 continue
             scale = 1.0 if spec is None else xp.sqrt(xp.asarray(spec))
-            z = (sx if use_sketch else x)[:, :, :q] * scale
             b = g[:, :q] / math.sqrt(q)
+            if use_sketch and not nested:
+                for k, m in members:
+                    bk, vk = exact_risk(sx_m[m][:, :, :q] * scale, b, 1.0, gram=gram_m[m], spectrum=spec, xp=xp)
+                    bias[lo:hi, k] = to_numpy(bk)
+                    var[lo:hi, k] = to_numpy(vk)
+                continue
+            z = (sx if use_sketch else x)[:, :, :q] * scale
             sizes = [m for _, m in members]
             bk, vk = sketched_risk_path(z, b, sizes, rows=rows if use_sketch else None, spectrum=spec, xp=xp)
             for j, (k, _) in enumerate(members):
@@ -571,7 +590,7 @@ def simulate_sketched(states, *, n, p, m, alpha, sigma, sketch, spectrum=None, r
         Samples, features, sketch size (``m <= n``).
     alpha, sigma : float
         Signal strength and noise standard deviation.
-    sketch : {"haar", "srht", "gaussian", "none"}
+    sketch : {"haar", "srht", "gaussian", "countsketch", "none"}
     spectrum : array_like, shape (p,), optional
         Feature covariance eigenvalues (default identity).
     ridge : float

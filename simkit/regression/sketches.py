@@ -1,4 +1,4 @@
-"""Sketching matrices ``S`` (``m x n``): Haar orthogonal, SRHT (fast Walsh–Hadamard) and i.i.d. Gaussian.
+"""Sketching matrices ``S`` (``m x n``): Haar orthogonal, SRHT (fast Walsh–Hadamard), i.i.d. Gaussian, CountSketch.
 
 Each sketch is drawn from one replication's stream (:class:`simkit.rng.Stream`) and applied to a
 batch of matrices ``A`` of shape ``(R, n, k)`` (one per replication) giving ``S A`` of shape
@@ -15,13 +15,23 @@ Draw order per sketch (part of the contract, so every backend sees the same sket
   ``m`` entries are the kept rows (sampling without replacement).  ``S = B (H D_k P_k) ... (H D_1 P_1)``
   with ``H`` the block-diagonal normalised Hadamard transform (:mod:`simkit.kernels.regression_fwht`),
   exactly orthogonal (``S S^T = I_m``) for every ``n``;
-* ``gaussian``: ``m*n`` normals, entries ``N(0, 1/n)`` (``m x n``, C order).
+* ``gaussian``: ``m*n`` normals, entries ``N(0, 1/n)`` (``m x n``, C order);
+* ``countsketch`` (Clarkson–Woodruff; sparse, not studied in the paper): ``n`` uniforms ``u_j``
+  giving the buckets ``h(j) = min(floor(m u_j), m - 1)`` (uniform on ``{0, ..., m-1}``), then ``n``
+  uniforms giving the signs ``s_j`` (``u < 1/2`` gives ``-1``).  ``S[h(j), j] = s_j`` is the only
+  nonzero of column ``j``, so ``E[S^T S] = I_n``.  It is applied in ``O(n k)`` as a scatter-add of
+  signed rows (``numpy.add.at``; on CuPy ``cupyx.scatter_add``).  It is *not* orthogonal:
+  ``S S^T = diag(bucket counts)`` (a bucket may be empty, giving a zero row, so the rank of ``S X``
+  is the number of non-empty buckets, about ``m (1 - e^{-n/m})``), which :func:`sketch_gram` returns.
 
-Sketches nest: the first ``m' <= m`` rows of a size-``m`` sketch are a size-``m'`` sketch of the
-same kind (Haar: the first rows of a Haar matrix; SRHT: the first ``m'`` of the randomly ordered
+Sketches nest, except CountSketch: the first ``m' <= m`` rows of a size-``m`` sketch are a
+size-``m'`` sketch of the same kind (Haar: the first rows of a Haar matrix; SRHT: the first ``m'`` of the randomly ordered
 kept rows, i.e. sampling without replacement; Gaussian: i.i.d. rows).  The simulators draw one
 sketch of the largest size per replication and use its leading rows for every smaller size
-(:func:`simkit.regression.linear.simulate_path`).
+(:func:`simkit.regression.linear.simulate_path`).  A CountSketch does not nest: the first ``m'``
+rows of a size-``m`` CountSketch drop the columns hashed to the other buckets, so they are not a
+size-``m'`` CountSketch (``E[S^T S] != I``); :func:`simkit.regression.linear.simulate_path`
+draws one CountSketch per size instead (:data:`NESTED`).
 """
 
 from __future__ import annotations
@@ -48,9 +58,13 @@ __all__ = [
     "HaarSketch",
     "SRHTSketch",
     "GaussianSketch",
+    "CountSketch",
+    "NESTED",
 ]
 
-SKETCH_NAMES = ("haar", "srht", "gaussian")
+SKETCH_NAMES = ("haar", "srht", "gaussian", "countsketch")
+#: Sketch kinds whose first ``m'`` rows are a sketch of size ``m'`` of the same kind.
+NESTED = ("haar", "srht", "gaussian")
 _FWHT_CHUNK = 8
 # Numba's parallel launchers must not be entered from two Python threads at once
 _CPU_KERNEL_LOCK = threading.Lock()
@@ -160,6 +174,26 @@ class GaussianSketch:
     orthogonal = False
 
 
+@dataclasses.dataclass
+class CountSketch:
+    """Clarkson–Woodruff sketch: column ``j`` has the single nonzero ``signs[j]`` (+-1) in row ``buckets[j]``; ``m`` rows."""
+
+    buckets: np.ndarray
+    signs: np.ndarray
+    m: int
+    orthogonal = False
+
+
+def _scatter_add(xp, out, index, values):
+    """``out[index[i]] += values[i]`` with repeated indices accumulated (NumPy or CuPy)."""
+    if xp is np:
+        np.add.at(out, index, values)
+    else:  # pragma: no cover - needs a GPU
+        import cupyx
+
+        cupyx.scatter_add(out, index, values)
+
+
 def _check_mn(m, n):
     n = check_int("n", n, low=1)
     m = check_int("m", m, low=1)
@@ -173,7 +207,7 @@ def draw_sketch(kind, m, n, stream, *, rounds=None):
 
     Parameters
     ----------
-    kind : {"haar", "srht", "gaussian"}
+    kind : {"haar", "srht", "gaussian", "countsketch"}
     m, n : int
         Sketch size and number of samples, ``1 <= m <= n``.
     stream : simkit.rng.Stream
@@ -183,7 +217,7 @@ def draw_sketch(kind, m, n, stream, *, rounds=None):
 
     Returns
     -------
-    HaarSketch, SRHTSketch or GaussianSketch
+    HaarSketch, SRHTSketch, GaussianSketch or CountSketch
     """
     check_choice("sketch", kind, SKETCH_NAMES)
     m, n = _check_mn(m, n)
@@ -194,6 +228,10 @@ def draw_sketch(kind, m, n, stream, *, rounds=None):
         return HaarSketch(np.ascontiguousarray(q.T))
     if kind == "gaussian":
         return GaussianSketch(stream.normal((m, n)) / math.sqrt(n))
+    if kind == "countsketch":
+        buckets = np.minimum(np.floor(stream.uniform(n) * m).astype(np.int64), m - 1)
+        signs = np.where(stream.uniform(n) < 0.5, -1.0, 1.0)
+        return CountSketch(buckets, signs, m)
     rounds = default_rounds(n) if rounds is None else check_int("rounds", rounds, low=1)
     perms = np.empty((rounds, n), dtype=np.int64)
     signs = np.empty((rounds, n))
@@ -230,15 +268,32 @@ def apply_sketches(sketches, a, backend="numpy"):
             out = fwht(out, backend)
         rows = xp.asarray(np.stack([s.rows for s in sketches]))
         return xp.take_along_axis(out, rows[:, :, None], axis=1)
+    if isinstance(first, CountSketch):  # scatter-add of signed rows, O(R n k)
+        reps, n, k = a.shape
+        m = first.m
+        flat = np.stack([s.buckets for s in sketches]) + m * np.arange(reps)[:, None]
+        sign = xp.asarray(np.stack([s.signs for s in sketches]))
+        out = xp.zeros((reps * m, k), dtype=xp.float64)
+        _scatter_add(xp, out, xp.asarray(flat.ravel()), (a * sign[:, :, None]).reshape(reps * n, k))
+        return out.reshape(reps, m, k)
     mats = xp.asarray(np.stack([s.matrix for s in sketches]))
     return mats @ a
 
 
 def sketch_gram(sketches, backend="numpy"):
-    """``S_r S_r^T`` per replication, shape ``(R, m, m)``, or ``None`` when every ``S`` has orthonormal rows."""
+    """``S_r S_r^T`` per replication, shape ``(R, m, m)``, or ``None`` when every ``S`` has orthonormal rows.
+
+    For a CountSketch it is the diagonal matrix of the bucket counts.
+    """
     if sketches[0].orthogonal:
         return None
     xp = get_xp(backend)
+    if isinstance(sketches[0], CountSketch):
+        m = sketches[0].m
+        counts = np.stack([np.bincount(s.buckets, minlength=m).astype(float) for s in sketches])
+        gram = np.zeros((len(sketches), m, m))
+        gram[:, np.arange(m), np.arange(m)] = counts
+        return xp.asarray(gram)
     mats = xp.asarray(np.stack([s.matrix for s in sketches]))
     return mats @ xp.swapaxes(mats, 1, 2)
 
@@ -247,4 +302,8 @@ def sketch_matrix(sketch, n, backend="numpy"):
     """The dense ``m x n`` matrix of one sketch (for tests and small problems)."""
     if isinstance(sketch, SRHTSketch):
         return np.asarray(apply_sketches([sketch], np.eye(n)[None], backend))[0]
+    if isinstance(sketch, CountSketch):
+        out = np.zeros((sketch.m, n))
+        out[sketch.buckets, np.arange(n)] = sketch.signs
+        return out
     return np.asarray(sketch.matrix)
