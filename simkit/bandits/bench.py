@@ -8,13 +8,13 @@ Every timing excludes compilation (one warm-up call first) and takes the best of
 from __future__ import annotations
 
 import os
-import time
 
 import numba
 import numpy as np
 
 from ..backends import cuda_simulated, _real_gpu
 from ..rng import rep_states
+from ..timing import best_of
 from .karmed import NormalGamma, Policy, simulate_karmed
 from .linear import LinearPolicy, make_fresh_contexts, make_instance, simulate_linear
 
@@ -22,16 +22,6 @@ __all__ = ["main", "measure"]
 
 KARMED = {"ucb1": Policy("ucb1"), "ts": Policy("ts-known"), "varts": Policy("varts", {"prior": NormalGamma(0.0, 1.0, 2.0, 0.5)})}
 TARGETS = {"ucb1": 1e7, "ts": None, "varts": 5e6, "ds-oful": 1e5, "ds-oful-fresh": None}
-
-
-def _best_time(fn, repeat):
-    fn()  # warm-up: compilation and caches
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def measure(name: str, backend: str, reps: int, horizon: int, threads: int | None = None, repeat: int = 3) -> float:
@@ -66,7 +56,7 @@ def measure(name: str, backend: str, reps: int, horizon: int, threads: int | Non
     try:
         if threads is not None:
             numba.set_num_threads(threads)
-        seconds = _best_time(run, repeat)
+        seconds = best_of(run, repeat, warmup=True)[0]
     finally:
         numba.set_num_threads(before)
     return reps * horizon / seconds

@@ -11,20 +11,11 @@ runs after a warm-up (compilation excluded).
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from ..timing import best_of
+
 __all__ = ["main"]
-
-
-def _best(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), out
 
 
 def _rows(title, run, to_array, reps_numpy, reps_fast, repeats, backends):
@@ -32,13 +23,13 @@ def _rows(title, run, to_array, reps_numpy, reps_fast, repeats, backends):
 
     states = rep_states(0, "collapse-bench", {"workload": title}, reps_fast)
     lines = [title]
-    base_t, ref = _best(lambda: run(states[:reps_numpy], "numpy"), 1)
+    base_t, _, ref = best_of(lambda: run(states[:reps_numpy], "numpy"), 1)
     ref = to_array(ref)
     base_rate = reps_numpy / base_t
     lines.append(f"  {'numpy reference (baseline)':<28} {reps_numpy:>6} reps  {base_t:8.3f} s  {base_rate:10.1f} reps/s   1.0x")
     for backend in backends:
         run(states[:2], backend)  # compile
-        t, out = _best(lambda b=backend: run(states, b), repeats)
+        t, _, out = best_of(lambda b=backend: run(states, b), repeats)
         err = float(np.max(np.abs(to_array(out)[:reps_numpy] - ref) / np.maximum(np.abs(ref), 1e-300)))
         rate = reps_fast / t
         lines.append(f"  {backend:<28} {reps_fast:>6} reps  {t:8.3f} s  {rate:10.1f} reps/s  {rate / base_rate:5.0f}x"

@@ -10,22 +10,11 @@ variant's answer is compared with the baseline's.  Timings are wall-clock second
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from ..timing import best_of
+
 __all__ = ["main"]
-
-
-def _best(fn, repeats):
-    """Best wall time over ``repeats`` runs, the CPU time (all threads) of that run, and the output."""
-    best = (float("inf"), float("nan"))
-    out = None
-    for _ in range(repeats):
-        start, cpu = time.perf_counter(), time.process_time()
-        out = fn()
-        best = min(best, (time.perf_counter() - start, time.process_time() - cpu))
-    return best, out
 
 
 def main(quick: bool = False) -> str:
@@ -51,18 +40,17 @@ def main(quick: bool = False) -> str:
     rbar = expected_reward(reward, tau)
 
     rows = []
-    base_t, (q_ref, _) = _best(lambda: bellman_loop(tau, rbar, gamma, alpha, tol), 1)
-    rows.append(("per-MDP numpy loop (baseline)", base_t, 0.0))
-    base_t = base_t[0]
+    base_t, cpu, (q_ref, _) = best_of(lambda: bellman_loop(tau, rbar, gamma, alpha, tol), 1)
+    rows.append(("per-MDP numpy loop (baseline)", (base_t, cpu), 0.0))
 
     def run(backend):
         return bellman(tau, rbar, gamma, alpha, tol=tol, backend=backend)
 
     run("numba")  # compile
-    t, (q, _) = _best(lambda: run("numba"), repeats)
-    rows.append((f"numba kernel ({numba.get_num_threads()} threads)", t, float(np.abs(q - q_ref).max())))
-    t, (q, _) = _best(lambda: run("numpy"), repeats)
-    rows.append(("xp array code, numpy", t, float(np.abs(q - q_ref).max())))
+    wall, cpu, (q, _) = best_of(lambda: run("numba"), repeats)
+    rows.append((f"numba kernel ({numba.get_num_threads()} threads)", (wall, cpu), float(np.abs(q - q_ref).max())))
+    wall, cpu, (q, _) = best_of(lambda: run("numpy"), repeats)
+    rows.append(("xp array code, numpy", (wall, cpu), float(np.abs(q - q_ref).max())))
     if _real_gpu():
         try:
             import cupy
@@ -76,13 +64,13 @@ def main(quick: bool = False) -> str:
                 return q
 
             on_gpu()
-            t, q = _best(on_gpu, repeats)
-            rows.append(("xp array code, cupy (GPU)", t, float(np.abs(to_numpy(q) - q_ref).max())))
+            wall, cpu, q = best_of(on_gpu, repeats)
+            rows.append(("xp array code, cupy (GPU)", (wall, cpu), float(np.abs(to_numpy(q) - q_ref).max())))
         except ImportError:
             rows.append(("xp array code, cupy (GPU): cupy not installed", (float("nan"), float("nan")), float("nan")))
         run("cuda")
-        t, (q, _) = _best(lambda: run("cuda"), repeats)
-        rows.append(("numba-cuda kernel (GPU)", t, float(np.abs(q - q_ref).max())))
+        wall, cpu, (q, _) = best_of(lambda: run("cuda"), repeats)
+        rows.append(("numba-cuda kernel (GPU)", (wall, cpu), float(np.abs(q - q_ref).max())))
 
     lines = [
         f"irl: soft value iteration, {n_mdps} MDPs of {n_states} states x {n_actions} actions, "

@@ -22,20 +22,12 @@ from __future__ import annotations
 import math
 import os
 import platform
-import time
 
 import numpy as np
 
+from ..timing import best_of
+
 __all__ = ["main"]
-
-
-def _best_time(func, repeat=3):
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _machine():
@@ -49,9 +41,7 @@ def _study_time(quick):
 
     reps = 20 if quick else None
     load = os.getloadavg()
-    start, cpu = time.perf_counter(), time.process_time()
-    result = run_study("sketched-risk", reps=reps, out=None, progress=False, backend="numba")
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    wall, cpu, result = best_of(lambda: run_study("sketched-risk", reps=reps, out=None, progress=False, backend="numba"), 1)
     cells = int(np.prod([len(v) for v in result.study.grid.values()]))
     total = cells * result.dataset.sizes["rep"]
     passed = sum(c.passed for c in result.checks)
@@ -91,7 +81,7 @@ def _sketch_costs(quick, backend="numba"):
                 _sync(backend)
 
             run()
-            times[kind] = _best_time(run)
+            times[kind] = best_of(run)[0]
         lines.append(f"{n:7d} {times['srht']:11.4f} {times['haar']:11.4f} {times['haar'] / times['srht']:11.1f}"
                      f" {times['countsketch']:16.5f} {times['srht'] / times['countsketch']:17.1f}")
     return lines
@@ -133,7 +123,7 @@ def _krr_against_sklearn(quick):
     funcs = {"sklearn": sklearn_laplace, "precomputed": sklearn_precomputed, "eigen": eigen, "tridiagonal": tridiagonal}
     for _ in range(1 if quick else 2):
         for name, func in funcs.items():
-            times[name] = min(times[name], _best_time(func, 1))
+            times[name] = min(times[name], best_of(func, 1)[0])
     ref = sklearn_laplace()
     for name, label in (("tridiagonal", "tridiagonal path (one Householder reduction K = Q T Q^T, O(n) solve per lambda)"),
                         ("eigen", "eigendecomposition path (one eigh, K = U diag(d) U^T)")):
@@ -156,8 +146,8 @@ def _krr_against_sklearn(quick):
         return krr_markov(xs, ys, lams, "brownian_bridge")[1]
 
     ours()
-    t_ref = _best_time(sklearn_path, 1)
-    t_ours = _best_time(ours, 5)
+    t_ref = best_of(sklearn_path, 1)[0]
+    t_ours = best_of(ours, 5)[0]
     ref, mine = sklearn_path(), ours()
     rel = float(np.max(np.abs(mine - ref)) / np.max(np.abs(ref)))
     lines.append(f"  Brownian-bridge kernel, O(n) tridiagonal solver: {t_ours:.4f} s vs scikit-learn {t_ref:.2f} s "
@@ -175,7 +165,7 @@ def _markov_scaling(quick, backend="numba"):
         x, y = draw_sample(Stream(rep_states(0, "bench-markov", {"n": n}, 1)[0].copy()), n, 0.5, 0.5)
         x, y = x[None], y[None]
         krr_markov(x, y, 1e-4, backend=backend)
-        t = _best_time(lambda: krr_markov(x, y, 1e-4, backend=backend), repeat=10)
+        t = best_of(lambda: krr_markov(x, y, 1e-4, backend=backend), 10)[0]
         lines.append(f"  n = {n:>9,d}: {t * 1e3:9.2f} ms ({t / n * 1e9:.0f} ns per point)")
     return lines
 
