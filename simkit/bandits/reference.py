@@ -2,7 +2,9 @@
 
 It reads replication r's stream through :class:`simkit.rng.Stream` in the order documented in
 :mod:`simkit.kernels.bandits_karmed`, so on the same state it takes the same actions as the
-compiled kernels (scalar logarithms use :func:`math.log`, as the kernels do).
+compiled kernels (scalar logarithms use :func:`math.log`, as the kernels do).  The scalar draws
+and the KL-UCB index are the kernel's own bodies run as plain Python (re-exported here); the KL-UCB
+index is checked independently against a root finder in the tests.
 """
 
 from __future__ import annotations
@@ -11,46 +13,11 @@ import math
 
 import numpy as np
 
+from ..kernels.bandits_karmed import kl_bernoulli, klucb_bernoulli_index, klucb_upper_bound
 from ..kernels.rng import bernoulli, beta, t_polar
 from ..rng import Stream
 
 __all__ = ["karmed_reference", "kl_bernoulli", "klucb_upper_bound", "klucb_bernoulli_index", "gaussian_posterior", "known_variance_posterior", "normal_gamma_posterior"]
-
-
-def kl_bernoulli(p: float, q: float) -> float:
-    """Bernoulli KL divergence kl(p, q) with both arguments clipped to [1e-15, 1 - 1e-15]."""
-    eps = 1e-15
-    p = min(max(p, eps), 1.0 - eps)
-    q = min(max(q, eps), 1.0 - eps)
-    return p * math.log(p / q) + (1.0 - p) * math.log((1.0 - p) / (1.0 - q))
-
-
-def klucb_upper_bound(mean: float, count: float, level: float) -> float:
-    """Upper bound on the KL-UCB index (Pinsker, and ``kl(p, q) >= (q - p)^2/(2q)``); see the kernel."""
-    p = min(max(mean, 0.0), 1.0)
-    c = level / count
-    return min(1.0, p + math.sqrt(0.5 * c), p + c + math.sqrt(2.0 * p * c + c * c))
-
-
-def klucb_bernoulli_index(mean: float, count: float, level: float) -> float:
-    """KL-UCB index: the largest q in [mean, 1) with ``count * kl(mean, q) <= level``.
-
-    Newton's method in ``u = -log(1 - q)`` from ``min(klucb_upper_bound, 1 - 1e-15)`` (at most 12
-    steps, stopping once the excess is <= 1e-12), exactly as the kernel.
-    """
-    eps = 1e-15
-    p = min(max(mean, 0.0), 1.0)
-    pc = min(max(p, eps), 1.0 - eps)
-    q = min(klucb_upper_bound(mean, count, level), 1.0 - eps)
-    for _ in range(12):
-        excess = count * kl_bernoulli(mean, q) - level
-        if excess <= 1e-12:
-            break
-        slope = count * (q - pc) / q
-        if slope <= 0.0:
-            break
-        q = max(-math.expm1(math.log1p(-q) + excess / slope), p)
-    return q
 
 
 def gaussian_posterior(count, mean, noise_var, prior_mean, prior_var):
