@@ -7,7 +7,32 @@ figures) live in :mod:`simkit.studies`; run one with :func:`run_study` or ``simk
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import os as _os
+
+__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
+
+
+def _source_checkout_root():
+    """The repository root when this package is imported from a source checkout, else None.
+
+    ``simkit.kernels`` and ``simkit.studies`` live in the top-level folders ``kernels/`` and
+    ``studies/`` (mapped by setuptools ``package-dir``).  Imported from the repository root
+    (the current folder first on ``sys.path``), this folder shadows any installed copy and has
+    no such subfolders; adding the root to ``__path__`` finds them there, so the source checkout
+    behaves like the installed package whichever way it was installed.
+    """
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    root = _os.path.dirname(here)
+    if _os.path.isdir(_os.path.join(here, "kernels")):
+        return None  # an installed copy: the subpackages are inside
+    marks = ("pyproject.toml", _os.path.join("kernels", "__init__.py"), _os.path.join("studies", "__init__.py"))
+    if all(_os.path.isfile(_os.path.join(root, m)) for m in marks):
+        return root
+    return None
+
+
+if (_root := _source_checkout_root()) is not None and _root not in __path__:
+    __path__.append(_root)
 
 from .errors import (  # noqa: E402
     BackendError,

@@ -8,7 +8,9 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import shutil
 import time
 from pathlib import Path
@@ -17,12 +19,13 @@ import xarray as xr
 
 from .backends import gpu_name, resolve_backend
 from .checks import checks_to_json
-from .errors import BackendError
+from .errors import BackendError, OutputError, ParameterTypeError, SimkitError
 from .executors import make_executor
 from .registry import get_study
-from .storage import ensure_writable, provenance, write_dataset
+from .locking import FolderBusyError, hold
+from .storage import ensure_writable, provenance, remove_stale_temporaries, write_dataset
 from .study import Check, Study
-from .sweep import evaluate
+from .sweep import config_key, evaluate
 
 __all__ = ["RunResult", "run_study", "finish_dataset"]
 
@@ -41,8 +44,13 @@ class RunResult:
 
     @property
     def passed(self) -> bool:
-        """True when every check passed."""
-        return all(c.passed for c in self.checks)
+        """True when every check passed (none failed and none was inconclusive)."""
+        return all(c.outcome == "pass" for c in self.checks)
+
+    @property
+    def failed(self) -> bool:
+        """True when some check failed: evidence against its claim (inconclusive is not failure)."""
+        return any(c.failed for c in self.checks)
 
 
 def run_study(
@@ -89,7 +97,7 @@ def run_study(
     -------
     RunResult
     """
-    study = get_study(study) if isinstance(study, str) else study
+    study = _resolve_study(study)
     resolved = resolve_backend(backend)
     if resolved not in study.backends:
         raise BackendError(
@@ -97,28 +105,77 @@ def run_study(
         )
     cfg = study.config(quick=quick, reps=reps, seed=seed, backend=resolved, overrides=overrides)
     executor = make_executor(workers, dask)
-    with executor:
-        folder = None
-        if out is not None:
-            folder = ensure_writable(Path(out) / study.name)
-        start = time.perf_counter()
-        ds, reused, computed = evaluate(
-            study, cfg, executor,
-            checkpoint_dir=None if folder is None else folder / ".checkpoints",
-            fresh=fresh, progress=progress,
-        )
-    wall = time.perf_counter() - start
-    ds, checks = finish_dataset(study, cfg, ds, wall)
-    paths = []
-    if folder is not None:
-        from .plotting import save_figure
-
-        fig = study.plot(ds) if plot else None
-        paths.append(write_dataset(ds, folder / f"{study.name}.nc"))
-        if fig is not None:
-            paths += save_figure(fig, folder / study.name)
-        shutil.rmtree(folder / ".checkpoints", ignore_errors=True)
+    folder = None
+    created = False
+    if out is not None:
+        if not isinstance(out, (str, os.PathLike)):
+            raise ParameterTypeError(f"out must be a folder path or None, got {type(out).__name__}")
+        target = Path(out) / study.name
+        created = not target.exists()
+        folder = ensure_writable(target)
+    checkpoints = None if folder is None else folder / ".checkpoints"
+    try:
+        with contextlib.ExitStack() as stack:
+            if folder is not None:
+                stack.enter_context(hold(folder))
+                remove_stale_temporaries(folder)
+            start = time.perf_counter()
+            with executor:
+                ds, reused, computed = evaluate(
+                    study, cfg, executor, checkpoint_dir=checkpoints, fresh=fresh, progress=progress,
+                )
+            wall = time.perf_counter() - start
+            ds, checks = finish_dataset(study, cfg, ds, wall)
+            paths = []
+            if folder is not None:
+                paths = _write_outputs(study, ds, folder, plot)
+                shutil.rmtree(checkpoints / config_key(cfg), ignore_errors=True)
+                _remove_if_empty(checkpoints)
+    except SimkitError as exc:
+        if folder is not None and not isinstance(exc, FolderBusyError):
+            # nothing was checkpointed: leave no empty folders behind
+            if checkpoints.is_dir():
+                for sub in checkpoints.iterdir():
+                    _remove_if_empty(sub)
+            _remove_if_empty(checkpoints, folder if created else None)
+        raise
     return RunResult(study, ds, checks, paths, reused, computed, wall)
+
+
+def _resolve_study(study) -> Study:
+    if isinstance(study, Study):
+        return study
+    if isinstance(study, str):
+        return get_study(study)
+    raise ParameterTypeError(f"study must be a study name or a simkit.study.Study, got {type(study).__name__}")
+
+
+def _write_outputs(study: Study, ds: xr.Dataset, folder: Path, plot: bool) -> list[Path]:
+    """Write ``STUDY.nc`` and the figure; a full disk is one line, and no partial file is left."""
+    from .plotting import save_figure
+
+    fig = study.plot(ds) if plot else None
+    paths = [write_dataset(ds, folder / f"{study.name}.nc")]
+    if fig is not None:
+        for fmt in ("png", "pdf"):
+            if (folder / f"{study.name}.{fmt}").is_dir():
+                raise OutputError(f"cannot write {folder / f'{study.name}.{fmt}'}: a folder of that name is in the way")
+        try:
+            paths += save_figure(fig, folder / study.name)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write the figure in {folder}: {exc.strerror or type(exc).__name__} "
+                "(the partial file was removed; the dataset and checkpoints are kept)"
+            ) from None
+    return paths
+
+
+def _remove_if_empty(*folders) -> None:
+    for folder in folders:
+        if folder is None:
+            continue
+        with contextlib.suppress(OSError):
+            Path(folder).rmdir()
 
 
 def finish_dataset(study: Study, cfg, ds: xr.Dataset, wall_seconds: float):
@@ -142,5 +199,7 @@ def finish_dataset(study: Study, cfg, ds: xr.Dataset, wall_seconds: float):
         ds = ds.merge(theory, combine_attrs="override")
     checks = list(study.checks(ds))
     ds.attrs["checks"] = checks_to_json(checks)
-    ds.attrs["checks_passed"] = int(all(c.passed for c in checks))
+    ds.attrs["checks_passed"] = int(all(c.outcome == "pass" for c in checks))
+    ds.attrs["checks_failed"] = int(sum(c.failed for c in checks))
+    ds.attrs["checks_inconclusive"] = int(sum(c.outcome == "inconclusive" for c in checks))
     return ds, checks

@@ -35,7 +35,7 @@ def z_for(npoints: int, family_alpha: float = 1e-3, minimum: float = 4.0) -> flo
     >>> z_for(1)
     4.0
     >>> round(z_for(10_000), 2)
-    5.61
+    5.33
     """
     npoints = max(int(npoints), 1)
     return float(max(minimum, _sps.norm.isf(family_alpha / (2 * npoints))))
@@ -60,12 +60,15 @@ def within_mc_error(
     abs_tol: float = 0.0,
     z: float | None = None,
     dim: str = "rep",
+    claim: str = "",
 ) -> Check:
     """Check that the mean of ``sim`` over ``dim`` matches ``theory`` at every point.
 
-    Passes when ``|mean − theory| ≤ z·SE + rel·|theory| + abs_tol`` at every point.  The
-    reported value is the worst ratio ``|mean − theory| / tolerance`` (pass if ≤ 1), with the
-    coordinates where it occurred.
+    Passes when ``|mean − theory| ≤ z·SE + rel·|theory| + abs_tol`` at every point; fails when
+    that bound is exceeded anywhere (evidence against the claim).  Inconclusive when no point
+    can be compared, or when a compared point has fewer than two replications (no standard
+    error, so no evidence either way).  The reported value is the worst ratio
+    ``|mean − theory| / tolerance`` (pass if ≤ 1), with the coordinates where it occurred.
 
     Parameters
     ----------
@@ -84,34 +87,80 @@ def within_mc_error(
     ratio = (dev / tol.where(tol > 0)).where(np.isfinite(theory))
     ratio = ratio.where(~((dev == 0) & (tol == 0)), 0.0)
     values = ratio.transpose(*mean.dims).values
+    statistic = "|Δ|/tol"
     if np.all(np.isnan(values)):
-        return Check(name, False, float("nan"), 1.0, "no comparable points")
+        return Check(name, False, float("nan"), 1.0, "no comparable points", inconclusive=True,
+                     claim=claim, statistic=statistic)
+    compared = np.isfinite(theory.transpose(*mean.dims).values)
+    no_se = compared & ~np.isfinite(se.transpose(*mean.dims).values)
+    if no_se.any() and float(s["count"].min()) < 2:
+        return Check(name, False, float("nan"), 1.0,
+                     "fewer than 2 replications at some points: no Monte Carlo error; run at least 2",
+                     inconclusive=True, claim=claim, statistic=statistic)
     worst = np.unravel_index(np.nanargmax(values), values.shape)
     worst_ratio = float(values[worst])
     where = _coords_text(mean.transpose(*mean.dims), worst)
     m = float(mean.transpose(*mean.dims).values[worst])
     t = float(theory.transpose(*mean.dims).values[worst])
     detail = f"worst of {npoints} points at {where}: sim {m:.4g} vs theory {t:.4g} (z={zz:.2f}, rel={rel:g})"
-    return Check(name, bool(worst_ratio <= 1.0), worst_ratio, 1.0, detail)
+    return Check(name, bool(worst_ratio <= 1.0), worst_ratio, 1.0, detail, claim=claim, statistic=statistic)
 
 
-def mean_less(name: str, a: xr.DataArray, b: xr.DataArray, *, z: float = 3.0, dim: str = "rep", factor: float = 1.0) -> Check:
-    """Check that ``mean(a) < factor · mean(b)`` significantly: the gap exceeds ``z`` standard errors.
+def mean_less(
+    name: str, a: xr.DataArray, b: xr.DataArray, *, z: float = 3.0, dim: str = "rep", factor: float = 1.0,
+    claim: str = "",
+) -> Check:
+    """Check that ``mean(a) < factor · mean(b)``, with three outcomes.
 
-    ``a`` and ``b`` are 1-D over ``dim`` (independent samples).  The value reported is the
-    gap in standard errors, ``(factor·mean b − mean a) / se``; it must be at least ``z``.
+    ``a`` and ``b`` are 1-D over ``dim`` (independent samples).  The statistic is the gap in
+    standard errors, ``t = (factor·mean b − mean a) / se``.  **pass** when ``t ≥ z`` (the claim
+    is supported), **fail** when ``t ≤ −z`` (evidence that ``mean a`` exceeds ``factor·mean b``),
+    and **inconclusive** in between: the replications cannot decide, and ``detail`` estimates how
+    many would (the count at which the observed gap would reach ``z`` standard errors).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> a = xr.DataArray(np.r_[0.0, 1.0] * np.ones((50, 2)).ravel(), dims="rep")
+    >>> mean_less("a < b", a, a + 1.0).outcome
+    'pass'
+    >>> mean_less("a < b", a + 1.0, a).outcome
+    'fail'
     """
     sa, sb = summarize(a, dim), summarize(b, dim)
     gap = factor * float(sb["mean"]) - float(sa["mean"])
     se = float(np.hypot(float(sa["se"]), factor * float(sb["se"])))
-    value = gap / se if se > 0 else (np.inf if gap > 0 else -np.inf)
+    if not np.isfinite(se):
+        value = float("nan")
+    else:
+        value = gap / se if se > 0 else (np.inf if gap > 0 else (-np.inf if gap < 0 else 0.0))
     detail = f"{float(sa['mean']):.4g} ± {float(sa['se']):.2g} vs {factor:g}×{float(sb['mean']):.4g} ± {float(sb['se']):.2g}"
-    return Check(name, bool(value >= z), float(value), z, detail)
+    statistic = "gap/SE"
+    if np.isfinite(value) and value >= z:
+        return Check(name, True, float(value), z, detail, claim=claim, direction=">=", statistic=statistic)
+    if np.isfinite(value) and value <= -z:
+        return Check(name, False, float(value), z, detail + f" (gap {value:.2f} SE against the claim)",
+                     claim=claim, direction=">=", statistic=statistic)
+    n = int(min(float(sa["count"]), float(sb["count"])))
+    if np.isfinite(value) and value > 0:
+        needed = int(np.ceil(n * (z / value) ** 2))
+        detail += f"; inconclusive at {n} reps: about {needed} would decide if the gap holds"
+    else:
+        detail += f"; inconclusive at {n} reps: the gap is within {z:g} SE of zero"
+    return Check(name, False, float(value), z, detail, inconclusive=True, claim=claim, direction=">=",
+                 statistic=statistic)
 
 
-def condition(name: str, passed: bool, value: float, tolerance: float, detail: str = "") -> Check:
-    """A check from an already-computed statistic and its bound."""
-    return Check(name, bool(passed), float(value), float(tolerance), detail)
+def condition(
+    name: str, passed: bool, value: float, tolerance: float, detail: str = "", *,
+    inconclusive: bool = False, claim: str = "", direction: str = "<=", statistic: str = "",
+) -> Check:
+    """A check from an already-computed statistic and its bound.
+
+    ``passed`` is ignored (the check is not passed) when ``inconclusive`` is true.
+    """
+    return Check(name, bool(passed) and not inconclusive, float(value), float(tolerance), detail,
+                 inconclusive=bool(inconclusive), claim=claim, direction=direction, statistic=statistic)
 
 
 def checks_to_json(checks) -> str:
@@ -121,19 +170,62 @@ def checks_to_json(checks) -> str:
 
 def checks_from_json(text: str) -> list[Check]:
     """Read back checks serialised by :func:`checks_to_json`."""
-    return [Check(d["name"], d["passed"], float(d["value"]), float(d["tolerance"]), d.get("detail", "")) for d in json.loads(text)]
+    out = []
+    for d in json.loads(text):
+        outcome = d.get("outcome", "pass" if d["passed"] else "fail")
+        out.append(Check(
+            d["name"], outcome == "pass", float(d["value"]), float(d["tolerance"]), d.get("detail", ""),
+            inconclusive=outcome == "inconclusive", claim=d.get("claim", ""), direction=d.get("direction", "<="),
+            statistic=d.get("statistic", ""),
+        ))
+    return out
 
 
-def format_table(rows) -> str:
-    """Format ``(study, Check)`` pairs as a fixed-width text table."""
-    rows = list(rows)
-    header = ("study", "check", "value", "bound", "result")
-    body = [
-        (study, c.name, f"{c.value:.4g}", f"{c.tolerance:.4g}", "PASS" if c.passed else "FAIL")
-        for study, c in rows
-    ]
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
-    out = [line, "-" * len(line)]
-    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in body]
+def _bound_text(c: Check) -> str:
+    sign = "≤" if c.direction == "<=" else "≥"
+    return f"{sign} {c.tolerance:.3g}"
+
+
+STATISTICS = {
+    "|Δ|/tol": "worst |simulation − theory| over the compared points divided by its tolerance z·SE + rel·|theory|",
+    "gap/SE": "the gap the claim predicts, in standard errors of the difference of the means",
+}
+
+
+def format_table(rows, width: int = 100) -> str:
+    """Format ``(study, Check)`` pairs as a text table at most ``width`` columns wide.
+
+    One block per study; each row gives the claim in words (wrapped), the statistic, its value,
+    the bound with the direction that passes (``≤ 1``: at most 1; ``≥ 3``: at least 3), and the
+    outcome.  Rows that did not pass are followed by the check's detail (where, and for an
+    inconclusive check what would decide); a footnote explains the statistics used.
+    """
+    import textwrap
+
+    stat_w, value_w, bound_w, outcome_w = 10, 9, 8, 12
+    claim_w = max(20, width - (stat_w + value_w + bound_w + outcome_w) - 2 - 4 * 2)
+    header = (f"  {'claim':<{claim_w}}  {'statistic':<{stat_w}}  {'value':>{value_w}}  "
+              f"{'bound':<{bound_w}}  {'outcome':<{outcome_w}}").rstrip()
+    out = [header, "-" * min(width, len(header))]
+    last = None
+    used = []
+    for study, c in rows:
+        if study != last:
+            out.append(study)
+            last = study
+        lines = textwrap.wrap(c.claim or c.name, claim_w) or [""]
+        stat = c.statistic if len(c.statistic) <= stat_w else c.statistic[: stat_w - 1] + "…"
+        if c.statistic and c.statistic not in used:
+            used.append(c.statistic)
+        outcome = c.outcome if c.outcome == "pass" else c.outcome.upper()
+        out.append(f"  {lines[0]:<{claim_w}}  {stat:<{stat_w}}  {c.value:>{value_w}.4g}  "
+                   f"{_bound_text(c):<{bound_w}}  {outcome}")
+        out += [f"    {line}" for line in lines[1:]]
+        if c.outcome != "pass" and c.detail:
+            out += textwrap.wrap(c.detail, width - 6, initial_indent="      ", subsequent_indent="      ")
+    notes = [f"{name}: {STATISTICS.get(name, name)}" for name in used if name in STATISTICS]
+    if notes:
+        out.append("")
+        for note in notes:
+            out += textwrap.wrap(note, width, subsequent_indent="    ")
     return "\n".join(out)

@@ -6,6 +6,8 @@ Bad input ends with exit status 2 and one line on stderr; a run whose checks fai
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 
@@ -91,16 +93,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (checkpoints kept, temporaries removed)."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def main(argv=None) -> int:
     """Entry point of the ``simkit`` console script."""
+    import signal
+
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return _COMMANDS[args.command](args)
     except SimkitError as exc:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    except KeyboardInterrupt:
-        sys.stderr.write("simkit: interrupted; finished cells are checkpointed: run the same command again to resume\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        status = 143 if isinstance(exc, _Terminated) else 130
+        with contextlib.suppress(Exception):
+            sys.stderr.write(
+                f"simkit: {'terminated' if status == 143 else 'interrupted'}; finished units are checkpointed: "
+                "run the same command again to resume\n"
+            )
+        return status
+    except BrokenPipeError:
+        # stdout closed early (e.g. `simkit list | head -1`): end quietly, as other tools do
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _cmd_list(args) -> int:
@@ -137,12 +163,18 @@ def _cmd_run(args) -> int:
     overrides = _parse_sets(study, args.sets)
     result = _run_one(study.name, args, overrides)
     print(format_table((study.name, c) for c in result.checks))
-    for c in result.checks:
-        if not c.passed and c.detail:
-            print(f"  FAIL {c.name}: {c.detail}")
+    print(_outcome_summary(result.checks))
     for path in result.paths:
         print(f"wrote {path}")
-    return 0 if result.passed else 1
+    return 1 if result.failed else 0
+
+
+def _outcome_summary(checks) -> str:
+    counts = {o: sum(c.outcome == o for c in checks) for o in ("pass", "fail", "inconclusive")}
+    text = f"{counts['pass']} passed, {counts['fail']} failed, {counts['inconclusive']} inconclusive"
+    if counts["inconclusive"]:
+        text += " (inconclusive: too few replications to decide; not a failure)"
+    return text
 
 
 def _cmd_reproduce(args) -> int:
@@ -156,14 +188,13 @@ def _cmd_reproduce(args) -> int:
         result = _run_one(study.name, args)
         rows += [(study.name, c) for c in result.checks]
         for c in result.checks:
-            if not c.passed:
-                print(f"  FAIL {c.name}: {c.detail}")
+            if c.outcome != "pass":
+                print(f"  {c.outcome.upper()} {c.name}: {c.detail}")
     print()
     print(format_table(rows))
-    failed = sum(not c.passed for _, c in rows)
-    print(f"\n{len(studies)} studies, {len(rows) - failed} checks passed, {failed} failed "
-          f"in {time.perf_counter() - start:.0f} s")
-    return 0 if failed == 0 else 1
+    checks = [c for _, c in rows]
+    print(f"\n{len(studies)} studies: {_outcome_summary(checks)} in {time.perf_counter() - start:.0f} s")
+    return 1 if any(c.failed for c in checks) else 0
 
 
 def _cmd_plot(args) -> int:

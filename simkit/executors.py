@@ -8,7 +8,9 @@ worker (:mod:`simkit.threads`) so that processes × threads never exceeds the ma
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
+import sys
 
 from .errors import SimkitError
 from .threads import cores, limit_threads
@@ -36,8 +38,40 @@ class SerialExecutor:
             yield i, func(*args)
 
 
+def _worker_init(threads: int, parent: int) -> None:
+    """Set up a pool worker: its thread budget, no Ctrl-C of its own, and death with its parent."""
+    import os
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends the pool
+    _die_with_parent(parent)
+    limit_threads(threads)
+
+
+def _die_with_parent(parent: int) -> None:
+    import os
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: killed when the parent dies, even by SIGKILL
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
 class ProcessExecutor:
-    """Run units in ``workers`` spawned processes, each with ``cores // workers`` Numba threads."""
+    """Run units in ``workers`` spawned processes, each with ``cores // workers`` Numba threads.
+
+    Workers ignore Ctrl-C and die with the parent process (however it ends); when the run stops
+    early the pool's processes are terminated at once.  A worker that dies (killed, out of memory)
+    ends the run with one line; the units finished before it are checkpointed.
+    """
 
     name = "processes"
 
@@ -47,31 +81,58 @@ class ProcessExecutor:
         self._pool = None
 
     def __enter__(self):
+        import os
+
         ctx = multiprocessing.get_context("spawn")
         self._pool = cf.ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=ctx, initializer=limit_threads, initargs=(self.threads,)
+            max_workers=self.workers, mp_context=ctx, initializer=_worker_init, initargs=(self.threads, os.getpid())
         )
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                with contextlib.suppress(Exception):
+                    proc.terminate()
         self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
         return False
 
     def imap(self, func, args_list):
+        from concurrent.futures.process import BrokenProcessPool
+
         futures = {self._pool.submit(func, *args): i for i, args in enumerate(args_list)}
-        for fut in cf.as_completed(futures):
-            yield futures[fut], fut.result()
+        try:
+            for fut in cf.as_completed(futures):
+                yield futures[fut], fut.result()
+        except BrokenProcessPool:
+            raise ExecutorError("a worker process died (killed, or out of memory)") from None
 
 
 class DaskExecutor:
-    """Run units on a Dask cluster: ``address`` of a scheduler, or ``"local"`` for a local cluster."""
+    """Run units on a Dask cluster: ``address`` of a scheduler, or ``"local"`` for a local cluster.
+
+    A run that loses every worker, or the scheduler, ends after ``lost_timeout`` seconds
+    (default 60, or the ``SIMKIT_DASK_TIMEOUT`` environment variable) with one line; a lost
+    worker while others are alive is retried by Dask.
+    """
 
     name = "dask"
 
-    def __init__(self, address: str, workers: int = 0, connect_timeout: float = 5.0):
+    def __init__(self, address: str, workers: int = 0, connect_timeout: float = 5.0, lost_timeout: float | None = None):
+        import os
+
         self.address = address
         self.workers = int(workers) or max(1, cores())
         self.connect_timeout = connect_timeout
+        if lost_timeout is None:
+            text = os.environ.get("SIMKIT_DASK_TIMEOUT", "60")
+            try:
+                lost_timeout = float(text)
+            except ValueError:
+                raise ExecutorError(f"SIMKIT_DASK_TIMEOUT must be a number of seconds, got {text!r}") from None
+            if not lost_timeout > 0:
+                raise ExecutorError(f"SIMKIT_DASK_TIMEOUT must be > 0 seconds, got {text!r}")
+        self.lost_timeout = float(lost_timeout)
         self.threads = 1
         self._client = None
         self._cluster = None
@@ -82,42 +143,95 @@ class DaskExecutor:
         except ImportError:
             raise ExecutorError("--dask needs dask.distributed: pip install 'simkit[cluster]'") from None
         if self.address == "local":
+            import logging
+
             self._cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.ERROR,
             )
             self._client = Client(self._cluster)
             self.threads = max(1, cores() // self.workers)
         else:
-            address = self.address if "://" in self.address else f"tcp://{self.address}"
+            address = _dask_address(self.address)
             try:
                 self._client = Client(address, timeout=f"{self.connect_timeout}s")
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError) as exc:
                 raise ExecutorError(
                     f"--dask {self.address}: no Dask scheduler answered within {self.connect_timeout:g} s ({type(exc).__name__})"
                 ) from None
         return self
 
-    def __exit__(self, *exc):
-        if self._client is not None:
-            self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+    def __exit__(self, exc_type, *exc):
+        with contextlib.suppress(Exception):
+            if self._client is not None:
+                if exc_type is not None:
+                    self._client.cancel(list(self._client.futures.values()) if hasattr(self._client, "futures") else [])
+                self._client.close(timeout=5)
+        with contextlib.suppress(Exception):
+            if self._cluster is not None:
+                self._cluster.close(timeout=10)
         return False
 
     def imap(self, func, args_list):
-        from distributed import as_completed
+        import time
+
+        from distributed import wait
 
         futures = [self._client.submit(func, *args, pure=False) for args in args_list]
         index = {f.key: i for i, f in enumerate(futures)}
-        for fut in as_completed(futures):
-            yield index[fut.key], fut.result()
+        pending = set(futures)
+        lost_since = None
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=1.0, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()
+            except Exception as exc:  # the connection to the scheduler broke
+                raise ExecutorError(f"lost the Dask scheduler ({type(exc).__name__})") from None
+            for fut in done:
+                yield index[fut.key], fut.result()
+            if done or not pending:
+                lost_since = None
+                continue
+            status = getattr(self._client, "status", "running")
+            workers = -1
+            if status == "running":
+                with contextlib.suppress(Exception):
+                    workers = len(self._client.scheduler_info().get("workers", {}))
+            if status != "running" or workers == 0:
+                lost_since = lost_since or time.monotonic()
+                if time.monotonic() - lost_since >= self.lost_timeout:
+                    what = "the Dask scheduler" if status != "running" else "every Dask worker"
+                    raise ExecutorError(f"lost {what} for {self.lost_timeout:g} s (SIMKIT_DASK_TIMEOUT)")
+            else:
+                lost_since = None
+
+
+def _dask_address(text: str) -> str:
+    """``host:port`` or ``tcp://host:port``; anything else is a one-line error."""
+    import re
+
+    address = text if "://" in text else f"tcp://{text}"
+    if not re.fullmatch(r"(tcp|tls|inproc|ucx|ws|wss)://[A-Za-z0-9_.\-\[\]:]+(:\d{1,5})?", address):
+        raise ExecutorError(f"--dask {text!r}: expected 'local' or a scheduler address such as tcp://host:8786")
+    return address
 
 
 def make_executor(workers: int = 1, dask: str | None = None):
-    """The executor for ``--workers N`` / ``--dask ADDRESS`` (serial for one worker)."""
+    """The executor for ``--workers N`` / ``--dask ADDRESS`` (serial for one worker).
+
+    ``workers`` beyond this machine's cores is capped at the cores for local processes and a
+    local Dask cluster (more processes than cores only add memory), with a note on stderr.
+    """
     from .validation import check_int
 
     workers = check_int("workers", workers, low=1)
+    if dask is not None and not isinstance(dask, str):
+        raise ExecutorError(f"dask must be a scheduler address string or 'local', got {type(dask).__name__}")
+    local = not dask or dask == "local"
+    if local and workers > cores():
+        print(f"simkit: --workers {workers} capped at the {cores()} cores of this machine", file=sys.stderr)
+        workers = cores()
     if dask:
         return DaskExecutor(dask, workers if workers > 1 else 0)
     if workers == 1:

@@ -19,7 +19,10 @@ import xarray as xr
 
 from .errors import OutputError
 
-__all__ = ["write_dataset", "read_dataset", "provenance", "netcdf_attrs", "ensure_writable", "publish"]
+__all__ = [
+    "write_dataset", "read_dataset", "provenance", "netcdf_attrs", "ensure_writable", "publish",
+    "remove_stale_temporaries",
+]
 
 
 def netcdf_attrs(attrs: dict) -> dict:
@@ -75,19 +78,90 @@ def ensure_writable(folder) -> Path:
     return folder
 
 
+def _encoding(ds: xr.Dataset) -> dict:
+    """Lossless compression for every numeric variable: zlib (level 4) after the byte shuffle."""
+    enc = {}
+    for name, var in ds.variables.items():
+        if var.dtype.kind in "fiub" and var.ndim > 0 and var.size > 1:
+            enc[name] = {"zlib": True, "complevel": 4, "shuffle": True}
+    return enc
+
+
+def _local_scheduler():
+    """Under an active Dask client, xarray would take a cluster-wide lock named after the target
+    (here an in-memory buffer, which the scheduler cannot know): serialise in this process."""
+    import contextlib
+    import sys
+
+    if "dask" not in sys.modules:
+        return contextlib.nullcontext()
+    import dask
+
+    return dask.config.set(scheduler="synchronous")
+
+
 def write_dataset(ds: xr.Dataset, path) -> Path:
-    """Write ``ds`` to ``path`` (NetCDF4 via h5netcdf) atomically and return the path."""
+    """Write ``ds`` to ``path`` (NetCDF4 via h5netcdf, compressed losslessly) atomically.
+
+    The file is serialised in memory first and then written with plain file I/O to a temporary
+    name in the same folder, which is renamed into place: HDF5 never writes to the disk itself,
+    so a full disk or a file-size limit is an ordinary ``OSError`` here.
+
+    Raises
+    ------
+    OutputError
+        One line naming the file and the reason (no space left, file too large, ...); the
+        partial temporary file is removed.
+    """
+    import io
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        _sanitise(ds).to_netcdf(tmp, engine="h5netcdf")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create folder {path.parent}: {exc.strerror or type(exc).__name__}") from None
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: a folder of that name is in the way")
+    clean = _sanitise(ds)
+    buffer = io.BytesIO()
+    with _local_scheduler():
+        clean.to_netcdf(buffer, engine="h5netcdf", encoding=_encoding(clean))
+    data = buffer.getbuffer()
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         publish(tmp, path)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise OutputError(f"cannot write {path}: {reason} (the partial file was removed)") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def remove_stale_temporaries(folder) -> int:
+    """Remove temporary files (``.NAME.*.tmp``) left in ``folder`` by a killed write; return how many.
+
+    Call only while holding the folder's lock (:func:`simkit.locking.hold`), so that no other
+    run's write in progress is removed.
+    """
+    folder = Path(folder)
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            if tmp.is_file():
+                tmp.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def read_dataset(path, *, require_simkit=True) -> xr.Dataset:

@@ -44,7 +44,7 @@ from typing import Any
 from .errors import ParameterError, ParameterTypeError
 from .validation import check_choice, check_int, check_real
 
-__all__ = ["Param", "Study", "RunConfig", "Check"]
+__all__ = ["Param", "Study", "RunConfig", "Check", "OUTCOMES"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,12 +108,27 @@ class Param:
         return self.validate(value)
 
 
+OUTCOMES = ("pass", "fail", "inconclusive")
+
+
 @dataclasses.dataclass(frozen=True)
 class Check:
     """One named comparison of simulation against theory (or against another simulation).
 
-    ``value`` is the measured statistic and ``tolerance`` its allowed bound; ``passed`` says
-    whether it held.  ``detail`` is a short human-readable explanation.
+    A check has three outcomes: ``pass`` (the data support the claim), ``fail`` (evidence
+    against the claim) and ``inconclusive`` (too few replications, or a grid that cannot decide;
+    ``detail`` says what would decide).  ``value`` is the measured statistic, described by
+    ``statistic``; ``tolerance`` is its bound and ``direction`` (``"<="`` or ``">="``) says which
+    side of the bound passes.  ``claim`` states in words what the check asserts (defaults to
+    ``name``).
+
+    Examples
+    --------
+    >>> c = Check("gap", True, 0.4, 1.0, statistic="|sim - theory| / tol")
+    >>> c.outcome, c.failed
+    ('pass', False)
+    >>> Check("gap", False, 1.7, 3.0, inconclusive=True, direction=">=").outcome
+    'inconclusive'
     """
 
     name: str
@@ -121,14 +136,40 @@ class Check:
     value: float
     tolerance: float
     detail: str = ""
+    inconclusive: bool = False
+    claim: str = ""
+    direction: str = "<="
+    statistic: str = ""
+
+    def __post_init__(self):
+        if self.direction not in ("<=", ">="):
+            raise ValueError(f"Check direction must be '<=' or '>=', got {self.direction!r}")
+        if self.inconclusive and self.passed:
+            raise ValueError(f"check {self.name!r} cannot be both passed and inconclusive")
+
+    @property
+    def outcome(self) -> str:
+        """``"pass"``, ``"fail"`` or ``"inconclusive"``."""
+        if self.inconclusive:
+            return "inconclusive"
+        return "pass" if self.passed else "fail"
+
+    @property
+    def failed(self) -> bool:
+        """True only on evidence against the claim (not when inconclusive)."""
+        return self.outcome == "fail"
 
     def as_dict(self) -> dict:
         """A JSON-serialisable dict of the check."""
         return {
             "name": self.name,
             "passed": bool(self.passed),
+            "outcome": self.outcome,
             "value": _json_float(self.value),
             "tolerance": _json_float(self.tolerance),
+            "direction": self.direction,
+            "statistic": self.statistic,
+            "claim": self.claim,
             "detail": self.detail,
         }
 

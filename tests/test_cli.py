@@ -106,7 +106,7 @@ def test_plot_rejects_unreadable_or_foreign_files(capsys, tmp_path, content):
 def test_run_then_plot_redraws(capsys, tmp_path):
     status, out, _ = _call(capsys, "run", "engine-demo", "--quick", "--backend", "numpy", "--out", tmp_path, "--no-progress")
     assert status == 0, out
-    assert "PASS" in out and "mean is zero" in out
+    assert "pass" in out and "mean is zero" in out
     nc = tmp_path / "engine-demo" / "engine-demo.nc"
     (tmp_path / "engine-demo" / "engine-demo.png").unlink()
     status, out, _ = _call(capsys, "plot", nc)

@@ -195,7 +195,13 @@ def _report(quick, gpu):
     lines.append("")
     lines += _sketch_costs(quick)
     lines.append("")
-    lines += _krr_against_sklearn(quick)
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        lines.append("kernel ridge against scikit-learn: skipped, scikit-learn is not installed "
+                     "(pip install 'simkit[bench]' adds it)")
+    else:
+        lines += _krr_against_sklearn(quick)
     lines.append("")
     lines += _markov_scaling(quick)
     if gpu:
