@@ -123,7 +123,7 @@ def bellman_cpu_serial(tau_t, rbar, n_actions, gamma, alpha, tol, max_iter, v, q
 
 
 @cuda_launcher
-def bellman_cuda(tau_t, rbar, n_actions, gamma, alpha, tol, max_iter, v, v_new, q, iters):
+def bellman_cuda(tau_t, rbar, n_actions, gamma, alpha, tol, max_iter, v_new, v, q, iters):
     """CUDA kernel: one thread per MDP; ``v_new`` (B, S) is work space, other arrays as on the CPU."""
     b = cuda.grid(1)
     if b < tau_t.shape[0]:

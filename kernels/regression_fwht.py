@@ -9,7 +9,7 @@ it is still exactly orthogonal, so an SRHT built on it keeps ``S S^T = I_m``.  C
 
 Launchers work on a ``(R, n, k)`` float64 array in place:
 
-* ``fwht_cpu(a, chunk)``: ``prange`` over (matrix, block of ``chunk`` columns) pairs;
+* ``fwht_cpu(chunk, a)``: ``prange`` over (matrix, block of ``chunk`` columns) pairs;
 * ``fwht_cuda(a)``: one CUDA thread per (matrix, column).
 """
 
@@ -60,7 +60,7 @@ def fwht_blockdiag(a, c0, c1):
 
 
 @cpu_launcher
-def fwht_cpu(a, chunk):
+def fwht_cpu(chunk, a):
     """Transform every ``a[r]`` of the ``(R, n, k)`` array ``a`` in place (parallel over column blocks)."""
     nchunks = (a.shape[2] + chunk - 1) // chunk
     for task in numba.prange(a.shape[0] * nchunks):

@@ -1,20 +1,14 @@
 #!/usr/bin/env bash
-# GPU check, for a machine with a CUDA GPU and no network (the lent device machine):
-#   bash scripts/gpu_check.sh            -> prints everything and writes benchmarks/results/gpu-<date>.txt
-# It installs simkit without downloading anything, runs the GPU tests (pytest -m gpu) and the
-# benchmarks (which include the cuda backend when a GPU is visible).
+# GPU check for a machine with a CUDA GPU and no network (the lent device machine):
+#   bash scripts/gpu_check.sh [gpu-check options]
+# A thin wrapper around `python -m simkit.gpucheck` (= `simkit gpu-check`): the compile table for the
+# device, every study's quick grid on cuda against numba, `pytest -m gpu` and the GPU benchmarks, in one
+# report benchmarks/results/gpu-check-<device>-<date>.md.  Nothing is installed from the network: if
+# simkit is not importable, it is installed from this checkout with pip --no-index --no-deps.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p benchmarks/results
-report="benchmarks/results/gpu-$(date -u +%Y-%m-%d).txt"
-{
-    echo "# simkit GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "nvidia-smi: not available"
-    pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | tail -n 2
-    python -m simkit info
-    echo "## pytest -m gpu"
-    timeout 300 python -m pytest -m gpu -q -p no:cacheprovider 2>&1 | tail -n 30
-    echo "## simkit bench --quick"
-    timeout 240 python -m simkit bench --quick 2>&1
-} 2>&1 | tee "$report"
-echo "wrote $report"
+unset NUMBA_ENABLE_CUDASIM
+if ! python -c "import simkit.kernels" 2>/dev/null; then
+    pip install --quiet --no-index --no-deps --no-build-isolation -e . || exit 2
+fi
+exec python -m simkit.gpucheck "$@"

@@ -9,17 +9,45 @@
 
 Under ``NUMBA_ENABLE_CUDASIM=1`` the ``cuda`` backend runs in Numba's CUDA simulator (for
 tests at small sizes); ``auto`` never picks the simulator.
+
+The contract every public simulator follows (tested in ``tests/test_backend_contract.py``):
+
+* its ``backend`` argument defaults to :data:`DEFAULT_BACKEND` and goes through
+  :func:`check_backend`: an unknown name (``"nmba"``) or ``cuda`` without a GPU raises
+  :class:`~simkit.errors.BackendError`, never a silent fallback nor a driver exception;
+* its ``states`` argument goes through :func:`check_states`: anything but a ``uint64`` NumPy
+  array raises :class:`~simkit.errors.ParameterTypeError`, a wrong shape or zero replications
+  :class:`~simkit.errors.ParameterError`;
+* it never modifies its inputs (kernels advance a copy of ``states``);
+* compiled kernels are started by :func:`simkit.launch.launch`, for the CPU and for CUDA alike.
 """
 
 from __future__ import annotations
 
 import functools
 
-from .errors import BackendError
+import numpy as np
 
-__all__ = ["BACKENDS", "resolve_backend", "cuda_available", "cuda_simulated", "gpu_name", "get_xp", "to_numpy"]
+from .errors import BackendError, ParameterError, ParameterTypeError
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "resolve_backend",
+    "check_backend",
+    "check_states",
+    "cuda_available",
+    "cuda_simulated",
+    "gpu_name",
+    "get_xp",
+    "to_numpy",
+]
 
 BACKENDS = ("auto", "numpy", "numba", "cuda")
+
+#: The default ``backend`` of every public simulator: the compiled CPU kernels, identical on
+#: every machine (``auto`` would change the numbers' last bits when a GPU appears).
+DEFAULT_BACKEND = "numba"
 
 
 def cuda_simulated() -> bool:
@@ -80,6 +108,59 @@ def resolve_backend(name: str) -> str:
     return name
 
 
+def check_backend(backend) -> str:
+    """Validate a simulator's ``backend`` argument and return the backend that will run.
+
+    ``auto`` becomes ``cuda`` on a machine with a real GPU, else ``numba``.
+
+    Raises
+    ------
+    BackendError
+        For anything but ``auto``, ``numpy``, ``numba`` or ``cuda``, or ``cuda`` without a GPU
+        (nor the CUDA simulator).
+
+    Examples
+    --------
+    >>> check_backend("numba")
+    'numba'
+    """
+    if not isinstance(backend, str):
+        raise BackendError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    from . import launch
+
+    if backend == "cuda" and launch.recording_active():
+        return "cuda"  # gpu-check --compile-only: kernels are compiled, not run
+    return resolve_backend(backend)
+
+
+def check_states(states) -> np.ndarray:
+    """Validate replication streams: a ``uint64`` array of shape ``(reps, 2)``, ``reps >= 1``.
+
+    Returns the array itself (callers never modify it; kernels advance a copy).
+
+    Raises
+    ------
+    ParameterTypeError
+        When ``states`` is not a NumPy array of dtype ``uint64``.
+    ParameterError
+        When its shape is not ``(reps, 2)`` or it holds no replication.
+
+    Examples
+    --------
+    >>> from simkit.rng import rep_states
+    >>> check_states(rep_states(0, "demo", {}, 3)).shape
+    (3, 2)
+    """
+    if not isinstance(states, np.ndarray) or states.dtype != np.uint64:
+        kind = type(states).__name__ if not isinstance(states, np.ndarray) else f"{states.dtype} array"
+        raise ParameterTypeError(f"states must be a uint64 array of shape (reps, 2) from simkit.rng.rep_states, got {kind}")
+    if states.ndim != 2 or states.shape[1] != 2:
+        raise ParameterError(f"states must have shape (reps, 2) (from simkit.rng.rep_states), got {states.shape}")
+    if states.shape[0] < 1:
+        raise ParameterError("states must hold at least one replication (reps >= 1), got 0")
+    return states
+
+
 def get_xp(backend: str):
     """The array module for array-generic code: :mod:`cupy` for ``cuda``, else :mod:`numpy`.
 
@@ -87,7 +168,9 @@ def get_xp(backend: str):
     """
     import numpy
 
-    if backend == "cuda" and not cuda_simulated():
+    from . import launch
+
+    if backend == "cuda" and not cuda_simulated() and not launch.recording_active():
         try:
             import cupy
         except ImportError:

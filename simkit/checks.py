@@ -121,7 +121,7 @@ def mean_less(
     Examples
     --------
     >>> import numpy as np, xarray as xr
-    >>> a = xr.DataArray(np.r_[0.0, 1.0] * np.ones((50, 2)).ravel(), dims="rep")
+    >>> a = xr.DataArray(np.tile([0.0, 1.0], 50), dims="rep")
     >>> mean_less("a < b", a, a + 1.0).outcome
     'pass'
     >>> mean_less("a < b", a + 1.0, a).outcome

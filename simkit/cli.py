@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="performance against baselines")
     bench.add_argument("family", nargs="?", choices=FAMILIES, help="one family (default: all)")
     bench.add_argument("--quick", action="store_true", help="small sizes")
+    from . import gpucheck
+
+    gpucheck.add_arguments(sub.add_parser(
+        "gpu-check", help="compile every CUDA kernel for sm_80/sm_90 (--compile-only), or verify this GPU",
+    ))
     return parser
 
 
@@ -259,7 +264,14 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_gpu_check(args) -> int:
+    from . import gpucheck
+
+    return gpucheck.run(args)
+
+
 _COMMANDS = {
+    "gpu-check": _cmd_gpu_check,
     "list": _cmd_list,
     "run": _cmd_run,
     "reproduce": _cmd_reproduce,

@@ -2,6 +2,11 @@
 
 The whole suite is meant to run with ``NUMBA_ENABLE_CUDASIM=1`` (see README), so that the
 ``cuda`` backend runs in Numba's CUDA simulator; tests marked ``gpu`` need a real GPU.
+
+A test that takes a ``backend`` argument is run once per backend, with the backend's name in
+the test id (``test_x[numba]``): by default ``numpy``, ``numba`` and ``cuda`` (``cuda`` is
+skipped where neither a GPU nor the simulator is available); ``@pytest.mark.backends("numba",
+"cuda")`` narrows the list.
 """
 
 import os
@@ -15,6 +20,35 @@ SUPPORT = Path(__file__).parent / "support"
 os.environ["SIMKIT_STUDIES"] = "demo_studies"
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH", "")]))
 sys.path.insert(0, str(SUPPORT))
+
+
+BACKEND_NAMES = ("numpy", "numba", "cuda")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends(*names): the backends a test's `backend` argument runs on")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" not in metafunc.fixturenames:
+        return
+    if any("backend" in _argnames(m) for m in metafunc.definition.iter_markers("parametrize")):
+        return  # the test parametrises backend itself
+    marker = metafunc.definition.get_closest_marker("backends")
+    names = marker.args if marker else BACKEND_NAMES
+    params = [pytest.param(name, id=name, marks=_cuda_skip() if name == "cuda" else ()) for name in names]
+    metafunc.parametrize("backend", params)
+
+
+def _argnames(marker):
+    names = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+    return [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
+
+
+def _cuda_skip():
+    from simkit.backends import cuda_available
+
+    return pytest.mark.skipif(not cuda_available(), reason="no CUDA GPU (set NUMBA_ENABLE_CUDASIM=1 for the simulator)")
 
 
 def pytest_collection_modifyitems(config, items):

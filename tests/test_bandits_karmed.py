@@ -11,7 +11,7 @@ from scipy import optimize, stats
 from simkit.bandits import reference as ref
 from simkit.bandits.karmed import POLICIES, NormalGamma, Policy, log_grid, simulate_karmed
 from simkit.bandits.theory import ucb1_upper_bound
-from simkit.errors import ParameterError, ParameterTypeError
+from simkit.errors import BackendError, ParameterError, ParameterTypeError
 from simkit.kernels.rng import student_t
 from simkit.rng import Stream, rep_states
 
@@ -223,7 +223,7 @@ class TestBadInput:
     def test_unknown_environment_and_backend(self):
         with pytest.raises(ParameterError, match="env"):
             simulate_karmed(states(1), Policy("ucb1"), 10, env="poisson", prior=NormalGamma(), K=2)
-        with pytest.raises(ParameterError, match="backend"):
+        with pytest.raises(BackendError, match="backend"):
             simulate_karmed(states(1), Policy("ucb1"), 10, prior=NormalGamma(), K=2, backend="gpu")
 
     def test_bad_grid(self):
@@ -233,7 +233,7 @@ class TestBadInput:
             simulate_karmed(states(1), Policy("ucb1"), 10, prior=NormalGamma(), K=2, grid=[1, 11])
 
     def test_bad_states(self):
-        with pytest.raises(ParameterError, match="states"):
+        with pytest.raises(ParameterTypeError, match="states"):
             simulate_karmed(np.zeros((2, 2)), Policy("ucb1"), 10, prior=NormalGamma(), K=2)
 
 

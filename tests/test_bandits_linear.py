@@ -153,17 +153,17 @@ class TestBehaviour:
         best = int(np.argmax(inst.rewards))
         assert (res.pulls[:, best] > 300).all()
 
-    def test_suplinucb_eliminates_by_hand(self):
+    @pytest.mark.backends("numba", "numpy")
+    def test_suplinucb_eliminates_by_hand(self, backend):
         # arms e1, e2 with rewards 1 and -1, no noise, beta = lambda = 1, horizon 16: 1/sqrt(16) = 0.25, two levels.
         # Level 1 (threshold 1/2) alternates e1, e2 while a width exceeds 1/2: widths 1/sqrt(1 + n_i) reach 1/2 at
         # n = 3 each (6 rounds).  Then predictions 3/4 r_i, UCBs 3/4 r_i + 1/2: 1.25 and -0.25; Chu et al.'s rule
         # keeps UCB >= 1.25 - 2 * 1/2 = 0.25, so e2 is eliminated and the 10 remaining rounds explore e1 at level 2.
         inst = LinearInstance(arms=np.eye(2), theta=np.array([1.0, -1.0]), eta=np.zeros(2), zeta=0.0)
-        for backend in ("numba", "numpy"):
-            res = simulate_linear(rep_states(0, "x", {}, 1), inst, LinearPolicy("suplinucb", beta=1.0, lam=1.0), 16,
-                                  sigma=0.0, grid=[6, 16], backend=backend)
-            np.testing.assert_array_equal(res.pulls, [[13, 3]])
-            np.testing.assert_allclose(res.regret, [[6.0, 6.0]])
+        res = simulate_linear(rep_states(0, "x", {}, 1), inst, LinearPolicy("suplinucb", beta=1.0, lam=1.0), 16,
+                              sigma=0.0, grid=[6, 16], backend=backend)
+        np.testing.assert_array_equal(res.pulls, [[13, 3]])
+        np.testing.assert_allclose(res.regret, [[6.0, 6.0]])
 
     def test_suplinucb_widths_scale_with_beta(self):
         # beta = 2: widths 2/sqrt(1 + n_i) stay above 1/2 until n_i = 15, so all 16 rounds explore level 1 in turn

@@ -58,13 +58,13 @@ def test_srht_orthogonal_and_explicit(n):
     np.testing.assert_allclose(s, full[sk.rows], atol=1e-12)
 
 
-def test_apply_sketches_backends_agree():
+@pytest.mark.backends("numba", "cuda")
+def test_apply_sketches_backends_agree(backend):
     rng = np.random.default_rng(3)
     a = rng.standard_normal((3, 24, 5))
     sks = [sketches.draw_sketch("srht", 10, 24, _stream(i)) for i in range(3)]
     ref = sketches.apply_sketches(sks, a, "numpy")
-    for backend in ("numba", "cuda"):
-        np.testing.assert_allclose(np.asarray(sketches.apply_sketches(sks, a, backend)), ref, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(sketches.apply_sketches(sks, a, backend)), ref, atol=1e-12)
     dense = np.stack([sketches.sketch_matrix(s, 24) @ a[i] for i, s in enumerate(sks)])
     np.testing.assert_allclose(ref, dense, atol=1e-12)
 
@@ -126,13 +126,13 @@ def test_rank_cutoff_drops_null_directions():
     assert v[0] == pytest.approx(ref, rel=1e-8)
 
 
-def test_simulate_backends_agree_and_reps_independent():
+@pytest.mark.backends("numba", "cuda")
+def test_simulate_backends_agree_and_reps_independent(backend):
     states = rep_states(0, "test-regression", {"c": 1}, 4)
     kw = dict(n=32, p=12, m=20, alpha=2.0, sigma=1.0, sketch="srht")
     ref = linear.simulate_sketched(states, backend="numpy", **kw)
-    for backend in ("numba", "cuda"):
-        out = linear.simulate_sketched(states, backend=backend, **kw)
-        np.testing.assert_allclose(out["risk"], ref["risk"], rtol=1e-10)
+    out = linear.simulate_sketched(states, backend=backend, **kw)
+    np.testing.assert_allclose(out["risk"], ref["risk"], rtol=1e-10)
     part = linear.simulate_sketched(states[2:], backend="numpy", **kw)
     np.testing.assert_array_equal(part["risk"], ref["risk"][2:])
     np.testing.assert_array_equal(states, rep_states(0, "test-regression", {"c": 1}, 4))
@@ -251,7 +251,8 @@ def test_countsketch_apply_matches_dense_product(backend):
     np.testing.assert_allclose(out, dense, atol=1e-13)
 
 
-def test_countsketch_simulate_sketched_matches_pinv_and_backends():
+@pytest.mark.backends("numba", "cuda")
+def test_countsketch_simulate_sketched_matches_pinv_and_backends(backend):
     states = rep_states(4, "test-cs", {}, 4)
     kw = dict(n=30, p=10, m=18, alpha=2.0, sigma=1.5, sketch="countsketch")
     ref = linear.simulate_sketched(states, backend="numpy", **kw)
@@ -264,9 +265,8 @@ def test_countsketch_simulate_sketched_matches_pinv_and_backends():
         err = a @ x @ beta - beta
         assert ref["bias"][r] == pytest.approx(err @ err, rel=1e-9, abs=1e-12)
         assert ref["variance"][r] == pytest.approx(1.5**2 * np.trace(a @ a.T), rel=1e-9)
-    for backend in ("numba", "cuda"):
-        out = linear.simulate_sketched(states, backend=backend, **kw)
-        np.testing.assert_allclose(out["risk"], ref["risk"], rtol=1e-10)
+    out = linear.simulate_sketched(states, backend=backend, **kw)
+    np.testing.assert_allclose(out["risk"], ref["risk"], rtol=1e-10)
 
 
 def test_countsketch_bad_inputs():
@@ -353,15 +353,15 @@ def test_full_sample_path_over_nested_columns_matches_svd_formula(correlated):
     np.testing.assert_allclose(out["variance"], 4.0 * ref[1], rtol=1e-10)
 
 
-def test_path_varying_m_and_p_and_backends_agree():
+@pytest.mark.backends("numba", "cuda")
+def test_path_varying_m_and_p_and_backends_agree(backend):
     points = [(10, 30), (24, 30), (40, 12), (40, 30), (6, 50)]
     states = rep_states(5, "test-path", {"mixed": 1}, 4)
     ref = linear.simulate_path(states, n=40, points=points, sigma=1.0, sketch="srht", backend="numpy")
     np.testing.assert_allclose(ref["variance"], _path_reference(states, 40, points, "srht")[1], rtol=1e-10)
-    for backend in ("numba", "cuda"):
-        out = linear.simulate_path(states, n=40, points=points, sigma=1.0, sketch="srht", backend=backend)
-        np.testing.assert_allclose(out["variance"], ref["variance"], rtol=1e-10)
-        np.testing.assert_allclose(out["bias"], ref["bias"], rtol=1e-10, atol=1e-12)
+    out = linear.simulate_path(states, n=40, points=points, sigma=1.0, sketch="srht", backend=backend)
+    np.testing.assert_allclose(out["variance"], ref["variance"], rtol=1e-10)
+    np.testing.assert_allclose(out["bias"], ref["bias"], rtol=1e-10, atol=1e-12)
     part = linear.simulate_path(states[1:], n=40, points=points, sigma=1.0, sketch="srht")
     np.testing.assert_allclose(part["bias"], ref["bias"][1:], rtol=1e-12)
 

@@ -60,14 +60,14 @@ def test_krr_rates_layout():
                              "eig_high": 2.0, "eig_low": 1.0}),
     ("krr-rates", {"n": 40, "s": 0.3, "sigma": 0.5, "lambda_c": 1.0}),
 ])
-def test_backends_agree_on_one_cell(name, cell):
+@pytest.mark.backends("numba", "cuda")
+def test_backends_agree_on_one_cell(name, cell, backend):
     study = get_study(name)
     states = rep_states(0, name, cell, 2)
     ref = study.simulate(cell, states.copy(), "numpy")
-    for backend in ("numba", "cuda"):
-        out = study.simulate(cell, states.copy(), backend)
-        for var in ref.data_vars:
-            np.testing.assert_allclose(out[var].values, ref[var].values, rtol=1e-9, atol=1e-12)
+    out = study.simulate(cell, states.copy(), backend)
+    for var in ref.data_vars:
+        np.testing.assert_allclose(out[var].values, ref[var].values, rtol=1e-9, atol=1e-12)
 
 
 def test_bad_settings_are_rejected():

@@ -96,6 +96,7 @@ def _wait_for_checkpoints(out, count, proc, timeout=60):
     raise AssertionError("no checkpoints appeared")
 
 
+@pytest.mark.slow
 def test_resume_after_a_killed_run_gives_the_uninterrupted_dataset(tmp_path):
     reference = tmp_path / "reference"
     done = subprocess.run(
@@ -126,6 +127,7 @@ def test_resume_after_a_killed_run_gives_the_uninterrupted_dataset(tmp_path):
     xr.testing.assert_identical(a, b)
 
 
+@pytest.mark.slow
 def test_fresh_and_changed_configuration_never_reuse(tmp_path):
     out = tmp_path / "o"
     proc = _start(out)

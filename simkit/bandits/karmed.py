@@ -15,9 +15,11 @@ import math
 
 import numpy as np
 
+from ..backends import DEFAULT_BACKEND, check_backend, check_states
 from ..errors import ParameterError
-from ..validation import check_array, check_choice, check_int, check_real
 from ..kernels.bandits_karmed import ENV_CODES, POLICY_CODES, WORK_ROWS
+from ..launch import launch
+from ..validation import check_array, check_choice, check_int, check_real
 
 __all__ = [
     "NormalGamma",
@@ -237,7 +239,7 @@ def simulate_karmed(
     prior=None,
     K: int | None = None,
     grid=None,
-    backend: str = "numba",
+    backend: str = DEFAULT_BACKEND,
 ) -> KArmedResult:
     """Regret of ``policy`` on a K-armed bandit, one replication per row of ``states``.
 
@@ -260,43 +262,37 @@ def simulate_karmed(
         Number of arms (>= 2) when the instance comes from ``prior``.
     grid : array_like of int, shape (G,), optional
         Rounds at which regret is recorded (default :func:`log_grid` ``(horizon)``).
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
+        See :func:`simkit.backends.check_backend`.
 
     Returns
     -------
     KArmedResult
     """
+    states = check_states(states)
+    backend = check_backend(backend)
     check_choice("env", env, ENVIRONMENTS)
     if not isinstance(policy, Policy):
         raise ParameterError(f"policy must be a simkit.bandits.Policy, got {policy!r}")
     horizon = check_int("horizon", horizon, low=1)
-    states = _check_states(states)
     pp = policy.vector()
     inst_mode, inst_mean, inst_var, env_prior, k = _instance(env, means, variances, prior, K)
     grid = log_grid(horizon) if grid is None else _validate_grid(grid, horizon)
     reps = states.shape[0]
     env_code = ENV_CODES[env]
-    states = states.copy()
     work = np.zeros((reps, WORK_ROWS, k), dtype=np.float64)
     regret = np.zeros((reps, grid.shape[0]), dtype=np.float64)
     args = (env_code, inst_mode, inst_mean, inst_var, env_prior, policy.code, pp, horizon, grid)
-    check_choice("backend", backend, ("numpy", "numba", "cuda"))
     if backend == "numpy":
         from .reference import karmed_reference
 
         for r in range(reps):
-            karmed_reference(states[r], *args, work[r], regret[r])
-    elif backend == "numba":
-        from ..kernels.bandits_karmed import karmed_cpu
-        from ..kernels.targets import compiled
-
-        compiled(karmed_cpu, "cpu")(states, *args, work, regret)
+            karmed_reference(states[r].copy(), *args, work[r], regret[r])
     else:
-        from ..kernels.bandits_karmed import karmed_cuda
+        from ..kernels.bandits_karmed import karmed_cpu, karmed_cuda
 
-        from ._cuda import launch
-
-        work, regret = launch(karmed_cuda, states, args, (work, regret))
+        launch(karmed_cpu if backend == "numba" else karmed_cuda, backend, states=states, args=args,
+               outputs=(work, regret))
     return KArmedResult(
         regret=regret,
         counts=np.rint(work[:, 2, :]).astype(np.int64),
@@ -304,11 +300,3 @@ def simulate_karmed(
         variances=work[:, 1, :].copy(),
         grid=grid,
     )
-
-
-def _check_states(states):
-    if not (isinstance(states, np.ndarray) and states.dtype == np.uint64 and states.ndim == 2 and states.shape[1] == 2):
-        raise ParameterError("states must be a uint64 array of shape (reps, 2) from simkit.rng.rep_states")
-    if states.shape[0] < 1:
-        raise ParameterError("states must hold at least one replication")
-    return states

@@ -13,10 +13,12 @@ import dataclasses
 
 import numpy as np
 
+from ..backends import DEFAULT_BACKEND, check_backend, check_states
 from ..errors import ParameterError
 from ..kernels.bandits_linear import FRESH_MISSPEC_CODES, LINEAR_POLICY_CODES, sup_levels
+from ..launch import launch
 from ..validation import check_array, check_choice, check_int, check_real
-from .karmed import _check_states, _validate_grid, log_grid
+from .karmed import _validate_grid, log_grid
 
 __all__ = [
     "LinearInstance",
@@ -269,7 +271,7 @@ class LinearResult:
 
 
 def simulate_linear(states, instance: LinearInstance | FreshContexts, policy: LinearPolicy, horizon: int, *, sigma: float = 1.0,
-                    grid=None, backend: str = "numba") -> LinearResult:
+                    grid=None, backend: str = DEFAULT_BACKEND) -> LinearResult:
     """Regret of ``policy`` on ``instance``, one replication per row of ``states``.
 
     Parameters
@@ -285,17 +287,19 @@ def simulate_linear(states, instance: LinearInstance | FreshContexts, policy: Li
         Noise standard deviation (>= 0).
     grid : array_like of int, optional
         Rounds at which regret is recorded (default :func:`~simkit.bandits.karmed.log_grid`).
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
+        See :func:`simkit.backends.check_backend`.
 
     Returns
     -------
     LinearResult
     """
+    states = check_states(states)
+    backend = check_backend(backend)
     if not isinstance(policy, LinearPolicy):
         raise ParameterError(f"policy must be a LinearPolicy, got {type(policy).__name__}")
     horizon = check_int("horizon", horizon, low=1)
     sigma = check_real("sigma", sigma, low=0)
-    states = _check_states(states)
     if isinstance(instance, FreshContexts):
         theta = check_array("theta", instance.theta, ndim=1)
         n, d = check_int("n_arms", instance.n_arms, low=2), theta.shape[0]
@@ -319,37 +323,21 @@ def simulate_linear(states, instance: LinearInstance | FreshContexts, policy: Li
         raise ParameterError(f"instance must be a LinearInstance or FreshContexts, got {type(instance).__name__}")
     theta = np.ascontiguousarray(theta)
     grid = log_grid(horizon) if grid is None else _validate_grid(grid, horizon)
-    check_choice("backend", backend, ("numpy", "numba", "cuda"))
     reps = states.shape[0]
-    states = states.copy()
     regret = np.zeros((reps, grid.shape[0]))
     pulls = np.zeros((reps, n))
     if backend == "numpy":
         from .linear_reference import linear_reference
 
         for r in range(reps):
-            regret[r], pulls[r] = linear_reference(states[r], instance, policy, horizon, grid, sigma)
+            regret[r], pulls[r] = linear_reference(states[r].copy(), instance, policy, horizon, grid, sigma)
     else:
         levels = sup_levels(horizon) if policy.kind == "suplinucb" else 1
-        work = (
-            np.zeros((reps, levels, d, d)),
-            np.zeros((reps, levels, d)),
-            np.zeros((reps, levels, 2, n)),
-            np.zeros((reps, 2, max(n, d))),
-            np.zeros((reps, d, d)),
-            np.zeros((reps, n, d)),
-            np.zeros((reps, n)),
-        )
+        from ..kernels.bandits_linear import linear_cpu, linear_cuda
+
+        scratch = ((reps, levels, d, d), (reps, levels, d), (reps, levels, 2, n), (reps, 2, max(n, d)),
+                   (reps, d, d), (reps, n, d), (reps, n))
         args = (arms, rewards, fresh, theta, zeta, misspec, sigma, policy.code, policy.vector(), horizon, grid)
-        if backend == "numba":
-            from ..kernels.bandits_linear import linear_cpu
-            from ..kernels.targets import compiled
-
-            compiled(linear_cpu, "cpu")(states, *args, *work, pulls, regret)
-        else:
-            from ..kernels.bandits_linear import linear_cuda
-
-            from ._cuda import launch
-
-            *_, pulls, regret = launch(linear_cuda, states, args, (*work, pulls, regret))
+        launch(linear_cpu if backend == "numba" else linear_cuda, backend, states=states, args=args,
+               scratch=scratch, outputs=(pulls, regret))
     return LinearResult(regret=regret, pulls=np.rint(pulls).astype(np.int64), grid=grid)

@@ -9,12 +9,13 @@ import dataclasses
 
 import numpy as np
 
+from ..backends import DEFAULT_BACKEND, check_backend, check_states
 from ..errors import ParameterError
 from ..kernels.collapse_gaussian import gaussian_chain_cpu, gaussian_chain_cuda
+from ..launch import launch
 from ..rng import Stream
 from ..validation import check_array, check_int, check_real
-from .inputs import check_backend, check_fit, check_mode, check_states
-from .launch import run_cpu, run_cuda
+from .inputs import check_fit, check_mode
 
 __all__ = ["GaussianChain", "simulate_gaussian_chain", "gaussian_chain_reference", "log_generations"]
 
@@ -74,7 +75,7 @@ def _check(states, M, generations, d, mu0, sigma0_2, fit, mode, record):
 
 
 def simulate_gaussian_chain(states, *, M, generations, d=1, mu0=0.0, sigma0_2=1.0, fit="unbiased",
-                            mode="replace", record=None, backend="numba") -> GaussianChain:
+                            mode="replace", record=None, backend=DEFAULT_BACKEND) -> GaussianChain:
     """Refit a Gaussian to ``M`` of its own samples, generation after generation.
 
     Parameters
@@ -97,15 +98,17 @@ def simulate_gaussian_chain(states, *, M, generations, d=1, mu0=0.0, sigma0_2=1.
         Fit the new ``M`` samples only, or all samples so far pooled.
     record : array_like of int, optional
         Increasing generations in ``0..G`` to return (default: all).
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
+        See :func:`simkit.backends.check_backend`.
 
     Returns
     -------
     GaussianChain
     """
+    states = check_states(states)
+    backend = check_backend(backend)
     states, M, generations, d, mu0, sigma0_2, ddof, accumulate, record = _check(
         states, M, generations, d, mu0, sigma0_2, fit, mode, record)
-    backend = check_backend(backend)
     sigma0 = float(np.sqrt(sigma0_2))
     if backend == "numpy":
         return gaussian_chain_reference(states, M=M, generations=generations, d=d, mu0=mu0, sigma0_2=sigma0_2,
@@ -114,12 +117,13 @@ def simulate_gaussian_chain(states, *, M, generations, d=1, mu0=0.0, sigma0_2=1.
     mean = np.empty((reps, record.size, d))
     logdet = np.empty((reps, record.size))
     trace = np.empty((reps, record.size))
+    outputs = (mean, logdet, trace)
     if backend == "numba":
-        run_cpu(gaussian_chain_cpu, states, d, M, mu0, sigma0, ddof, accumulate, generations, record, mean, logdet, trace)
+        launch(gaussian_chain_cpu, backend, states=states,
+               args=(d, M, mu0, sigma0, ddof, accumulate, generations, record), outputs=outputs)
     else:
-        args = (mu0, sigma0, ddof, accumulate, generations, record,
-                np.zeros((reps, M, d)), np.zeros((reps, 4, d)), np.zeros((reps, 5, d, d)), mean, logdet, trace)
-        run_cuda(gaussian_chain_cuda, states, args, {9: mean, 10: logdet, 11: trace})
+        launch(gaussian_chain_cuda, backend, states=states, args=(mu0, sigma0, ddof, accumulate, generations, record),
+               scratch=((reps, M, d), (reps, 4, d), (reps, 5, d, d)), outputs=outputs)
     return GaussianChain(record, mean, logdet, trace)
 
 

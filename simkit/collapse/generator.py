@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backends import DEFAULT_BACKEND, check_backend, check_states
 from ..errors import ParameterError
 from ..kernels.collapse_generator import generator_ridge_cpu, generator_ridge_cuda
+from ..launch import launch
 from ..rng import Stream
 from ..validation import check_array, check_int, check_real
-from .inputs import check_backend, check_ols_size, check_states
-from .launch import run_cpu, run_cuda
+from .inputs import check_ols_size
 
 __all__ = ["simulate_generator_ridge", "generator_ridge_reference"]
 
@@ -39,7 +40,7 @@ def _check(states, d, T0, T, w_norm, sigma0_2, sigma2, steps, record, lams):
     return states, d, T0, T, w_norm, sigma0_2, sigma2, steps, record, lams
 
 
-def simulate_generator_ridge(states, *, d, T0, T, w_norm=1.0, sigma0_2, sigma2, steps, record, lams, backend="numba"):
+def simulate_generator_ridge(states, *, d, T0, T, w_norm=1.0, sigma0_2, sigma2, steps, record, lams, backend=DEFAULT_BACKEND):
     """Run the generator chain and the downstream ridge for every replication.
 
     Parameters
@@ -62,7 +63,8 @@ def simulate_generator_ridge(states, *, d, T0, T, w_norm=1.0, sigma0_2, sigma2, 
         Increasing generations in ``0..K`` at which the downstream ridge is fitted.
     lams : array_like of float, shape (J,)
         Ridge strengths ``λ ≥ 0`` (the fit solves ``(XᵀX + TλI) w = XᵀY``).
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
+        See :func:`simkit.backends.check_backend`.
 
     Returns
     -------
@@ -71,9 +73,10 @@ def simulate_generator_ridge(states, *, d, T0, T, w_norm=1.0, sigma0_2, sigma2, 
     test_err : numpy.ndarray, shape (reps, R, J)
         Downstream ridge test error ``‖ŵ − w₀‖²`` (``Σ = I``).
     """
+    states = check_states(states)
+    backend = check_backend(backend)
     states, d, T0, T, w_norm, sigma0_2, sigma2, steps, record, lams = _check(
         states, d, T0, T, w_norm, sigma0_2, sigma2, steps, record, lams)
-    backend = check_backend(backend)
     if backend == "numpy":
         return generator_ridge_reference(states, d=d, T0=T0, T=T, w_norm=w_norm, sigma0_2=sigma0_2,
                                          sigma2=sigma2, steps=steps, record=record, lams=lams)
@@ -82,14 +85,14 @@ def simulate_generator_ridge(states, *, d, T0, T, w_norm=1.0, sigma0_2, sigma2, 
     gen_err = np.empty((reps, steps + 1))
     test_err = np.empty((reps, record.size, lams.size))
     if backend == "numba":
-        run_cpu(generator_ridge_cpu, states, d, T0, T, w_norm, sigma0, sigma, steps, record, lams, gen_err, test_err)
+        launch(generator_ridge_cpu, backend, states=states,
+               args=(d, T0, T, w_norm, sigma0, sigma, steps, record, lams), outputs=(gen_err, test_err))
     else:
         p = min(T0, d)
-        args = (w_norm, sigma0, sigma, steps, record, lams,
-                np.zeros((reps, 4, d)), np.zeros((reps, p)), np.zeros((reps, T0, d)), np.zeros((reps, T0)),
-                np.zeros((reps, 2, p, p)), np.zeros((reps, T, d)), np.zeros((reps, T)), np.zeros((reps, 2, d, d)),
-                gen_err, test_err)
-        run_cuda(generator_ridge_cuda, states, args, {14: gen_err, 15: test_err})
+        scratch = ((reps, 4, d), (reps, p), (reps, T0, d), (reps, T0), (reps, 2, p, p), (reps, T, d), (reps, T),
+                   (reps, 2, d, d))
+        launch(generator_ridge_cuda, backend, states=states, args=(w_norm, sigma0, sigma, steps, record, lams),
+               scratch=scratch, outputs=(gen_err, test_err))
     return gen_err, test_err
 
 

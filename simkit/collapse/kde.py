@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backends import DEFAULT_BACKEND, check_backend, check_states
 from ..kernels.collapse_kde import kde_chain_cpu, kde_chain_cuda
 from ..kernels.rng import randint
+from ..launch import launch
 from ..rng import Stream
 from ..validation import check_int, check_real
-from .inputs import check_backend, check_mode, check_states
-from .launch import run_cpu, run_cuda
+from .inputs import check_mode
 
 __all__ = ["simulate_kde_chain", "kde_chain_reference"]
 
 
-def simulate_kde_chain(states, *, M, generations, h, mu0=0.0, sigma0_2=1.0, mode="replace", backend="numba"):
+def simulate_kde_chain(states, *, M, generations, h, mu0=0.0, sigma0_2=1.0, mode="replace", backend=DEFAULT_BACKEND):
     """Resample from a Gaussian KDE of the model's own data, generation after generation.
 
     Parameters
@@ -34,7 +35,8 @@ def simulate_kde_chain(states, *, M, generations, h, mu0=0.0, sigma0_2=1.0, mode
         Mean and variance (``> 0``) of the real data.
     mode : {"replace", "accumulate"}
         Build each KDE on the previous generation only, or on all generations so far.
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
+        See :func:`simkit.backends.check_backend`.
 
     Returns
     -------
@@ -44,25 +46,26 @@ def simulate_kde_chain(states, *, M, generations, h, mu0=0.0, sigma0_2=1.0, mode
         Variance of the data the next KDE is built on (equal to ``variance`` for replace).
     """
     states = check_states(states)
+    backend = check_backend(backend)
     M = check_int("M", M, low=2)
     generations = check_int("generations", generations, low=0)
     h = check_real("h", h, low=0)
     mu0 = check_real("mu0", mu0)
     sigma0_2 = check_real("sigma0_2", sigma0_2, low=0, low_inclusive=False)
     accumulate = check_mode(mode)
-    backend = check_backend(backend)
     if backend == "numpy":
         return kde_chain_reference(states, M=M, generations=generations, h=h, mu0=mu0, sigma0_2=sigma0_2, mode=mode)
     reps = states.shape[0]
     sigma0 = float(np.sqrt(sigma0_2))
     variance = np.empty((reps, generations + 1))
     pooled = np.empty((reps, generations + 1))
+    args = (M, mu0, sigma0, h, accumulate)
     if backend == "numba":
-        run_cpu(kde_chain_cpu, states, M, mu0, sigma0, h, accumulate, variance, pooled)
+        launch(kde_chain_cpu, backend, states=states, args=args, outputs=(variance, pooled))
     else:
         capacity = (generations + 1) * M if accumulate else 2 * M
-        args = (M, mu0, sigma0, h, accumulate, np.zeros((reps, capacity)), variance, pooled)
-        run_cuda(kde_chain_cuda, states, args, {6: variance, 7: pooled})
+        launch(kde_chain_cuda, backend, states=states, args=args, scratch=((reps, capacity),),
+               outputs=(variance, pooled))
     return variance, pooled
 
 

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backends import DEFAULT_BACKEND, check_backend, check_states
 from ..kernels.collapse_linear import linear_chain_cpu, linear_chain_cuda
+from ..launch import launch
 from ..rng import Stream
 from ..validation import check_int, check_real
-from .inputs import check_backend, check_mode, check_ols_size, check_states
-from .launch import run_cpu, run_cuda
+from .inputs import check_mode, check_ols_size
 
 __all__ = ["simulate_linear_chain", "linear_chain_reference"]
 
 
 def simulate_linear_chain(
-    states, *, d, T, sigma2, iterations, mode="replace", fresh_design=False, ridge=0.0, backend="numba"
+    states, *, d, T, sigma2, iterations, mode="replace", fresh_design=False, ridge=0.0, backend=DEFAULT_BACKEND
 ) -> np.ndarray:
     """Test error ``‖ŵₙ − w*‖²`` of the refitted linear model after each iteration.
 
@@ -39,7 +40,8 @@ def simulate_linear_chain(
         Draw a new design ``X`` every iteration (default: one ``X`` reused, as in the paper).
     ridge : float
         Ridge strength ``λ ≥ 0``; the fit minimises ``‖y − Xw‖²/N + λ‖w‖²`` over the ``N`` fitted samples.
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
+        See :func:`simkit.backends.check_backend`.
 
     Returns
     -------
@@ -47,6 +49,7 @@ def simulate_linear_chain(
         Test error after iterations ``1..iterations`` (units of ``y²``; ``Σ = I``).
     """
     states = check_states(states)
+    backend = check_backend(backend)
     d = check_int("d", d, low=1)
     T = check_int("T", T, low=1)
     sigma2 = check_real("sigma2", sigma2, low=0)
@@ -56,7 +59,6 @@ def simulate_linear_chain(
     fresh = 1 if bool(fresh_design) else 0
     if ridge == 0:
         check_ols_size(T, d)
-    backend = check_backend(backend)
     reps = states.shape[0]
     sigma = float(np.sqrt(sigma2))
     if backend == "numpy":
@@ -64,13 +66,10 @@ def simulate_linear_chain(
                                       fresh_design=bool(fresh), ridge=ridge)
     out = np.empty((reps, iterations))
     if backend == "numba":
-        run_cpu(linear_chain_cpu, states, d, T, sigma, ridge, accumulate, fresh, out)
+        launch(linear_chain_cpu, backend, states=states, args=(d, T, sigma, ridge, accumulate, fresh), outputs=(out,))
     else:
-        vecs = np.zeros((reps, 4, d))
-        mats = np.zeros((reps, 3, d, d))
-        X = np.zeros((reps, T, d))
-        y = np.zeros((reps, T))
-        run_cuda(linear_chain_cuda, states, (sigma, ridge, accumulate, fresh, vecs, X, y, mats, out), {8: out})
+        launch(linear_chain_cuda, backend, states=states, args=(sigma, ridge, accumulate, fresh),
+               scratch=((reps, 4, d), (reps, T, d), (reps, T), (reps, 3, d, d)), outputs=(out,))
     return out
 
 

@@ -19,6 +19,7 @@ from .distances import (
     val_canonical,
 )
 from .inverse import boltzmann_inverse, mce_inverse, optimality_inverse
+from .mce_irl import mce_irl
 from .mdp import MDP, mix_transitions, random_mdp, random_mdps, random_transitions, state_action_reward, state_reward
 from .models import boltzmann, mce, optimal
 from .solvers import occupancy, policy_evaluation, policy_value, soft_value_iteration, value_iteration
@@ -28,5 +29,5 @@ __all__ = [
     "value_iteration", "soft_value_iteration", "policy_evaluation", "policy_value", "occupancy",
     "optimal", "boltzmann", "mce", "mce_inverse", "boltzmann_inverse", "optimality_inverse",
     "starc_distance", "epic_distance", "l2_distance", "normalised_regret", "canonicalise", "val_canonical",
-    "minimal_canonical",
+    "minimal_canonical", "mce_irl",
 ]

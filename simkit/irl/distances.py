@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backends import DEFAULT_BACKEND
 from ..validation import check_choice
 from .mdp import check_gamma, check_initial, check_reward, check_transitions, expected_reward
 from .models import greedy_policy
@@ -190,7 +191,7 @@ def l2_distance(reward1, reward2):
     return 0.5 * np.sqrt(np.sum((s1 - s2) ** 2, axis=axes))
 
 
-def normalised_regret(reward_true, reward_hat, transitions, gamma, initial=None, *, tol=1e-10, backend="numpy"):
+def normalised_regret(reward_true, reward_hat, transitions, gamma, initial=None, *, tol=1e-10, backend=DEFAULT_BACKEND):
     """Normalised regret of optimising ``reward_hat`` when the truth is ``reward_true``; shape () or (B,).
 
     Parameters
@@ -204,15 +205,15 @@ def normalised_regret(reward_true, reward_hat, transitions, gamma, initial=None,
         μ₀ (uniform by default).
     tol : float
         Value-iteration tolerance for the optimal policies.
-    backend : {"numpy", "numba", "cuda"}
-        Backend of the value iterations.
+    backend : {"numba", "numpy", "cuda", "auto"}
+        Backend of the value iterations (:func:`simkit.backends.check_backend`).
     """
     tau, r, r_hat, gamma = _pair(reward_true, reward_hat, transitions, gamma)
     mu = check_initial(initial, tau.shape[-1])
     return _regret(r, r_hat, tau, gamma, mu, tol, backend)
 
 
-def _regret(r, r_hat, tau, gamma, mu, tol=1e-10, backend="numpy"):
+def _regret(r, r_hat, tau, gamma, mu, tol=1e-10, backend=DEFAULT_BACKEND):
     single = tau.ndim == 3
     if single:
         r, r_hat, tau = r[None], r_hat[None], tau[None]

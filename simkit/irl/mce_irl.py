@@ -21,6 +21,7 @@ import dataclasses
 import numpy as np
 from scipy import optimize
 
+from ..backends import DEFAULT_BACKEND, check_backend
 from ..errors import ParameterError
 from ..validation import check_int, check_real
 from ..threads import one_blas_thread
@@ -58,7 +59,7 @@ class MCEIRLResult:
 
 def mce_irl(
     policy, transitions, transitions_assumed, gamma_assumed, alpha=1.0, initial=None, *,
-    l2=1e-3, tol=1e-8, max_iter=500, backend="numba",
+    l2=1e-3, tol=1e-8, max_iter=500, backend=DEFAULT_BACKEND,
 ) -> MCEIRLResult:
     """Fit a state-only reward to an expert policy by MCE-IRL under an assumed model.
 
@@ -82,13 +83,14 @@ def mce_irl(
         Soft value iteration tolerance.
     max_iter : int
         L-BFGS-B iterations at most.
-    backend : {"numpy", "numba", "cuda"}
-        Backend of the inner soft value iterations.
+    backend : {"numba", "numpy", "cuda", "auto"}
+        Backend of the inner soft value iterations (:func:`simkit.backends.check_backend`).
 
     Returns
     -------
     MCEIRLResult
     """
+    backend = check_backend(backend)
     tau = check_transitions(transitions)
     tau_a = check_transitions(transitions_assumed, "transitions_assumed")
     if tau.ndim != 3 or tau_a.shape != tau.shape:

@@ -17,6 +17,7 @@ import dataclasses
 
 import numpy as np
 
+from ..backends import check_states
 from ..errors import ParameterError
 from ..rng import Stream
 from ..validation import check_array, check_int, check_real
@@ -187,6 +188,7 @@ def random_mdps(states, n_states, n_actions, *, kappa=0.3, successors=None):
     transitions : numpy.ndarray, shape (B, S, A, S)
     reward : numpy.ndarray, shape (B, S, A, S)
     """
+    states = check_states(states)
     mdps = [
         random_mdp(Stream(np.array(st, dtype=np.uint64)), n_states, n_actions, kappa=kappa, successors=successors)
         for st in states

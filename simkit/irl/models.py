@@ -16,6 +16,7 @@ import dataclasses
 
 import numpy as np
 
+from ..backends import DEFAULT_BACKEND
 from ..validation import check_real
 from . import inverse as _inverse
 from .solvers import soft_value_iteration, value_iteration
@@ -46,7 +47,7 @@ class Optimal:
 
     name = "optimal"
 
-    def policy(self, transitions, reward, gamma, *, backend="numpy", tol=1e-10):
+    def policy(self, transitions, reward, gamma, *, backend=DEFAULT_BACKEND, tol=1e-10):
         """π (…, S, A) for rewards (…, S, A, S) under τ (…, S, A, S) and discount ``gamma``."""
         q, _ = value_iteration(transitions, reward, gamma, tol=tol, backend=backend)
         return greedy_policy(q)
@@ -66,7 +67,7 @@ class Boltzmann:
     def __post_init__(self):
         object.__setattr__(self, "beta", check_real("beta", self.beta, low=0.0, low_inclusive=False))
 
-    def policy(self, transitions, reward, gamma, *, backend="numpy", tol=1e-10):
+    def policy(self, transitions, reward, gamma, *, backend=DEFAULT_BACKEND, tol=1e-10):
         """π(a|s) ∝ exp(β Q*(s, a)), shape (…, S, A)."""
         q, _ = value_iteration(transitions, reward, gamma, tol=tol, backend=backend)
         return softmax(self.beta * q)
@@ -86,7 +87,7 @@ class MCE:
     def __post_init__(self):
         object.__setattr__(self, "alpha", check_real("alpha", self.alpha, low=0.0, low_inclusive=False))
 
-    def policy(self, transitions, reward, gamma, *, backend="numpy", tol=1e-10):
+    def policy(self, transitions, reward, gamma, *, backend=DEFAULT_BACKEND, tol=1e-10):
         """π(a|s) = exp((Q(s, a) − V(s))/α) from soft value iteration, shape (…, S, A)."""
         q, v = soft_value_iteration(transitions, reward, gamma, self.alpha, tol=tol, backend=backend)
         return softmax(q / self.alpha)

@@ -21,8 +21,9 @@ import math
 
 import numpy as np
 
-from ..backends import resolve_backend
-from ..errors import ConvergenceError, ParameterError
+from ..backends import DEFAULT_BACKEND, check_backend
+from ..errors import ConvergenceError
+from ..launch import launch
 from ..validation import check_int, check_real
 from .mdp import check_gamma, check_initial, check_policy, check_reward, check_transitions, expected_reward
 
@@ -36,9 +37,6 @@ __all__ = [
     "occupancy",
     "default_max_iter",
 ]
-
-CUDA_THREADS = 64
-
 
 def default_max_iter(gamma, tol, span):
     """Sweeps enough to contract an initial error ``span`` below ``tol`` at rate γ, times ten (≥ 1000)."""
@@ -106,12 +104,14 @@ def _host(a):
     return get() if callable(get) else a
 
 
-def bellman(tau, rbar, gamma, alpha=0.0, *, tol=1e-10, max_iter=None, v0=None, backend="numpy"):
-    """(Soft) value iteration from the expected reward, without input validation (hot loops).
+def bellman(tau, rbar, gamma, alpha=0.0, *, tol=1e-10, max_iter=None, v0=None, backend=DEFAULT_BACKEND):
+    """(Soft) value iteration from the expected reward, without validation of the arrays (hot loops).
 
     ``tau`` (B, S, A, S) or (S, A, S), ``rbar`` (B, S, A) or (S, A) (float64, C-contiguous);
     returns ``q`` (…, S, A) and ``v`` (…, S).  See :func:`value_iteration` for the meaning.
+    ``backend`` is checked by :func:`simkit.backends.check_backend`; ``v0`` is not modified.
     """
+    backend = check_backend(backend)
     single, tau, rbar, v0 = _batched(tau, rbar, v0)
     if max_iter is None:
         span = 2.0 * (float(np.abs(rbar).max()) + alpha * math.log(tau.shape[2])) / (1.0 - gamma) + 1.0
@@ -121,14 +121,22 @@ def bellman(tau, rbar, gamma, alpha=0.0, *, tol=1e-10, max_iter=None, v0=None, b
     rbar = np.ascontiguousarray(rbar, dtype=float)
     if backend == "numpy":
         q, v, iters = bellman_xp(tau, rbar, gamma, alpha, tol, max_iter, v, np)
-    elif backend in ("numba", "cuda"):
+    else:
         n, n_states, n_actions = rbar.shape
         tau_t = np.ascontiguousarray(tau.reshape(n, n_states * n_actions, n_states).transpose(0, 2, 1))
-        args = (tau_t, rbar.reshape(n, -1), n_actions, float(gamma), float(alpha), float(tol), int(max_iter), v)
-        q, v, iters = _bellman_numba(*args) if backend == "numba" else _bellman_cuda(*args)
+        args = (tau_t, np.ascontiguousarray(rbar.reshape(n, -1)), n_actions, float(gamma), float(alpha), float(tol),
+                int(max_iter))
+        q = np.empty((n, n_states * n_actions))
+        iters = np.zeros(n, dtype=np.int64)
+        if backend == "numba":
+            from ..kernels.irl_bellman import bellman_cpu, bellman_cpu_serial
+
+            launch(bellman_cpu_serial if n == 1 else bellman_cpu, backend, args=args, outputs=(v, q, iters))
+        else:
+            from ..kernels.irl_bellman import bellman_cuda
+
+            launch(bellman_cuda, backend, args=args, scratch=((n, n_states),), outputs=(v, q, iters), size=n)
         q = q.reshape(rbar.shape)
-    else:
-        raise ParameterError(f"backend must be one of numpy, numba, cuda; got {backend!r}")
     if np.any(iters < 0):
         bad = int(np.sum(iters < 0))
         raise ConvergenceError(
@@ -137,44 +145,14 @@ def bellman(tau, rbar, gamma, alpha=0.0, *, tol=1e-10, max_iter=None, v0=None, b
     return (q[0], v[0]) if single else (q, v)
 
 
-def _bellman_numba(tau_t, rbar, n_actions, gamma, alpha, tol, max_iter, v):
-    from ..kernels.irl_bellman import bellman_cpu, bellman_cpu_serial
-    from ..kernels.targets import compiled
-
-    q = np.empty(rbar.shape)
-    iters = np.empty(tau_t.shape[0], dtype=np.int64)
-    launcher = bellman_cpu_serial if tau_t.shape[0] == 1 else bellman_cpu
-    compiled(launcher, "cpu")(tau_t, rbar, n_actions, gamma, alpha, tol, max_iter, v, q, iters)
-    return q, v, iters
-
-
-def _bellman_cuda(tau_t, rbar, n_actions, gamma, alpha, tol, max_iter, v):
-    from numba import cuda
-
-    from ..kernels.irl_bellman import bellman_cuda
-    from ..kernels.targets import compiled
-
-    n = tau_t.shape[0]
-    d_v = cuda.to_device(v)
-    d_work = cuda.to_device(np.empty_like(v))
-    d_q = cuda.to_device(np.empty(rbar.shape))
-    d_iters = cuda.to_device(np.empty(n, dtype=np.int64))
-    blocks = (n + CUDA_THREADS - 1) // CUDA_THREADS
-    compiled(bellman_cuda, "cuda")[blocks, CUDA_THREADS](
-        cuda.to_device(tau_t), cuda.to_device(rbar), n_actions, gamma, alpha, tol, max_iter, d_v, d_work, d_q, d_iters,
-    )
-    cuda.synchronize()
-    return d_q.copy_to_host(), d_v.copy_to_host(), d_iters.copy_to_host()
-
-
 def _validated(transitions, reward, gamma, backend):
     tau = check_transitions(transitions)
     r = check_reward(reward, tau)
     gamma = check_gamma(gamma)
-    return tau, r, gamma, resolve_backend(backend)
+    return tau, r, gamma, check_backend(backend)
 
 
-def value_iteration(transitions, reward, gamma, *, tol=1e-10, max_iter=None, backend="numpy"):
+def value_iteration(transitions, reward, gamma, *, tol=1e-10, max_iter=None, backend=DEFAULT_BACKEND):
     """Optimal action values Q* and values V* by value iteration.
 
     Q*(s, a) = r̄(s, a) + γ Σ_{s'} τ(s, a, s') max_{a'} Q*(s', a').
@@ -190,7 +168,8 @@ def value_iteration(transitions, reward, gamma, *, tol=1e-10, max_iter=None, bac
         Bound on the sup-norm error of the returned V* and Q* (reward units).
     max_iter : int, optional
         Largest number of sweeps (default: ten times what the contraction needs).
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
+        See :func:`simkit.backends.check_backend`.
 
     Returns
     -------
@@ -210,7 +189,7 @@ def value_iteration(transitions, reward, gamma, *, tol=1e-10, max_iter=None, bac
     return bellman(tau, expected_reward(r, tau), gamma, 0.0, tol=tol, max_iter=max_iter, backend=backend)
 
 
-def soft_value_iteration(transitions, reward, gamma, alpha=1.0, *, tol=1e-10, max_iter=None, backend="numpy"):
+def soft_value_iteration(transitions, reward, gamma, alpha=1.0, *, tol=1e-10, max_iter=None, backend=DEFAULT_BACKEND):
     """Soft (maximal causal entropy) values by soft value iteration.
 
     Q(s, a) = r̄(s, a) + γ Σ_{s'} τ(s, a, s') V(s'),  V(s) = α log Σ_a exp(Q(s, a)/α); the MCE

@@ -23,3 +23,18 @@ Studies: ``ridgeless-double-descent``, ``sketched-risk``, ``sketched-optimal-m``
 ``sketched-correlated``, ``sketched-correlated-optimal-m``, ``sketched-practical``, ``krr-rates``,
 ``krr-lambda``.
 """
+
+from .krr import krr_markov, simulate_krr
+from .linear import simulate_path, simulate_sketched, simulate_validated
+from .sketches import apply_sketches, draw_sketch, fwht
+
+__all__ = [
+    "simulate_path",
+    "simulate_sketched",
+    "simulate_validated",
+    "simulate_krr",
+    "krr_markov",
+    "fwht",
+    "apply_sketches",
+    "draw_sketch",
+]

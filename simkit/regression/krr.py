@@ -41,7 +41,8 @@ import math
 import numpy as np
 from scipy import special
 
-from ..backends import get_xp, to_numpy
+from ..backends import DEFAULT_BACKEND, check_backend, check_states, get_xp, to_numpy
+from ..launch import launch
 from ..errors import ParameterError
 from ..rng import Stream
 from ..validation import check_array, check_choice, check_int, check_real
@@ -173,7 +174,7 @@ def _check_lam(lam):
     return lam
 
 
-def krr_markov(x, y, lam, kernel="brownian_bridge", backend="numba"):
+def krr_markov(x, y, lam, kernel="brownian_bridge", backend=DEFAULT_BACKEND):
     """KRR coefficients ``c = (K + n lambda I)^-1 y`` in O(n) for the Brownian kernels.
 
     Parameters
@@ -185,7 +186,7 @@ def krr_markov(x, y, lam, kernel="brownian_bridge", backend="numba"):
     lam : float or array_like, shape (R,)
         Regularisation ``lambda >= 0`` per problem.
     kernel : {"brownian_bridge", "brownian_motion"}
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
         ``numpy`` and ``numba`` run the compiled CPU kernel (there is no separate NumPy version of
         a sequential recursion; :func:`krr_dense` is the reference), ``cuda`` one GPU thread per row.
 
@@ -195,29 +196,20 @@ def krr_markov(x, y, lam, kernel="brownian_bridge", backend="numba"):
         Coefficients and fitted values ``K c = y - n lambda c`` at the inputs.
     """
     from ..kernels.regression_markov import markov_krr_cpu, markov_krr_cuda
-    from ..kernels.targets import compiled
 
+    backend = check_backend(backend)
     check_choice("kernel", kernel, MARKOV_KERNELS)
-    check_choice("backend", backend, ("numpy", "numba", "cuda"))
     x = check_sorted_inputs(x)
     y = check_array("y", y, shape=x.shape)
     reps, n = x.shape
     mu = n * np.broadcast_to(_check_lam(lam), (reps,)).astype(float)
     bridge = 1 if kernel == "brownian_bridge" else 0
-    c = np.empty_like(x)
+    c = np.zeros_like(x)
+    args = (np.ascontiguousarray(x), np.ascontiguousarray(y), np.ascontiguousarray(mu), bridge)
     if backend == "cuda":
-        from numba import cuda
-
-        d_c = cuda.to_device(c)
-        dd = cuda.device_array((reps, n))
-        rr = cuda.device_array((reps, n))
-        threads = 64
-        compiled(markov_krr_cuda, "cuda")[(reps + threads - 1) // threads, threads](
-            cuda.to_device(x), cuda.to_device(y), cuda.to_device(np.ascontiguousarray(mu)), bridge, dd, rr, d_c
-        )
-        c = d_c.copy_to_host()
+        launch(markov_krr_cuda, backend, args=args, scratch=((reps, n), (reps, n)), outputs=(c,), size=reps)
     else:
-        compiled(markov_krr_cpu, "cpu")(np.ascontiguousarray(x), np.ascontiguousarray(y), np.ascontiguousarray(mu), bridge, c)
+        launch(markov_krr_cpu, "numba", args=args, outputs=(c,))
     return c, y - mu[:, None] * c
 
 
@@ -378,7 +370,7 @@ def draw_sample(stream, n, s, sigma):
     return x, target_values(x, s) + sigma * noise
 
 
-def simulate_krr(states, *, n, s, lams, sigma, kernel="brownian_bridge", solver="markov", backend="numba"):
+def simulate_krr(states, *, n, s, lams, sigma, kernel="brownian_bridge", solver="markov", backend=DEFAULT_BACKEND):
     """L2 error of Brownian-bridge KRR for each replication and each lambda.
 
     Parameters
@@ -401,7 +393,8 @@ def simulate_krr(states, *, n, s, lams, sigma, kernel="brownian_bridge", solver=
         (:func:`krr_tridiagonal_path`; any kernel, the general-kernel default; LAPACK on the host
         CPU for every backend); ``eigen``: one eigendecomposition per sample (:func:`krr_eigen_path`;
         on the GPU for ``cuda``).
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
+        See :func:`simkit.backends.check_backend`.
 
     Returns
     -------
@@ -413,6 +406,8 @@ def simulate_krr(states, *, n, s, lams, sigma, kernel="brownian_bridge", solver=
     The O(n) solver needs distinct inputs; a tie among ``n`` uniform draws (probability about
     ``n^2 / 2^54``) raises :class:`~simkit.errors.ParameterError` rather than a wrong number.
     """
+    states = check_states(states)
+    backend = check_backend(backend)
     n = check_int("n", n, low=1)
     _check_s(s)
     sigma = check_real("sigma", sigma, low=0)

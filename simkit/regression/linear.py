@@ -41,7 +41,7 @@ import math
 
 import numpy as np
 
-from ..backends import get_xp, to_numpy
+from ..backends import DEFAULT_BACKEND, check_backend, check_states, get_xp, to_numpy
 from ..threads import one_blas_thread
 from ..errors import ParameterError
 from ..rng import Stream
@@ -404,7 +404,7 @@ def full_sample_path(x, g, feats, weights=None, xp=np):
     return bias, var
 
 
-def simulate_path(states, *, n, points, sigma, sketch, spectrum=None, backend="numpy"):
+def simulate_path(states, *, n, points, sigma, sketch, spectrum=None, backend=DEFAULT_BACKEND):
     """Exact risks at many ``(m, p)`` points per replication, all from the same draws.
 
     Per replication the stream is consumed as: ``n x P`` standard normals (``P`` the largest
@@ -439,13 +439,16 @@ def simulate_path(states, *, n, points, sigma, sketch, spectrum=None, backend="n
     sketch : {"haar", "srht", "gaussian", "countsketch", "none"}
     spectrum : callable, optional
         ``spectrum(p)`` gives the diagonal of ``Sigma`` (shape ``(p,)``) for ``p`` features; default identity.
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
+        See :func:`simkit.backends.check_backend`.
 
     Returns
     -------
     dict of numpy.ndarray, each shape (R, K)
         ``bias`` for ``alpha = 1`` (multiply by ``alpha^2``) and ``variance``, in response^2.
     """
+    states = check_states(states)
+    backend = check_backend(backend)
     n = check_int("n", n, low=1)
     check_real("sigma", sigma, low=0)
     check_choice("sketch", sketch, SKETCH_NAMES + ("none",))
@@ -574,7 +577,7 @@ def _validate(n, p, m, alpha, sigma, sketch):
     return n, p, m
 
 
-def simulate_sketched(states, *, n, p, m, alpha, sigma, sketch, spectrum=None, ridge=0.0, backend="numpy"):
+def simulate_sketched(states, *, n, p, m, alpha, sigma, sketch, spectrum=None, ridge=0.0, backend=DEFAULT_BACKEND):
     """Exact risk of the sketched ridgeless (or ridge) estimator for one replication per state.
 
     Per replication the stream is consumed as: design ``X`` (:func:`draw_design`), ``beta``
@@ -595,13 +598,16 @@ def simulate_sketched(states, *, n, p, m, alpha, sigma, sketch, spectrum=None, r
         Feature covariance eigenvalues (default identity).
     ridge : float
         Ridge penalty ``lambda >= 0`` (0: ridgeless).
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
+        See :func:`simkit.backends.check_backend`.
 
     Returns
     -------
     dict of numpy.ndarray, each shape (R,)
         ``bias``, ``variance``, ``risk = bias + variance``.
     """
+    states = check_states(states)
+    backend = check_backend(backend)
     n, p, m = _validate(n, p, m, alpha, sigma, sketch)
     if sketch == "none" and m != n:
         raise ParameterError(f"sketch 'none' (full sample) needs m = n = {n}, got m = {m}")
@@ -656,7 +662,8 @@ def min_norm_solve(z, rhs, xp=np):
     return xp.einsum("rkp,rk->rp", vt, coef)
 
 
-def simulate_validated(states, *, n, p, alpha, sigma, n_val, candidates, oracle_m, sketch="srht", backend="numpy"):
+def simulate_validated(states, *, n, p, alpha, sigma, n_val, candidates, oracle_m, sketch="srht",
+                       backend=DEFAULT_BACKEND):
     """Sketch size chosen on a validation set, against the oracle ``m*`` and the full sample.
 
     Per replication the stream is consumed as: ``X`` (``n x p``), ``beta``, one orthogonal sketch of
@@ -680,7 +687,8 @@ def simulate_validated(states, *, n, p, alpha, sigma, n_val, candidates, oracle_
         The theory's optimal size ``m*`` (``n`` means no sketching).
     sketch : {"haar", "srht"}
         Orthogonal sketch.
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
+        See :func:`simkit.backends.check_backend`.
 
     Returns
     -------
@@ -688,6 +696,8 @@ def simulate_validated(states, *, n, p, alpha, sigma, n_val, candidates, oracle_
         ``risk``: shape (R, 3), realised ``||beta_hat - beta||^2`` (isotropic ``Sigma``) of the
         validated, oracle and full-sample fits, in that order; ``m_hat``: shape (R,).
     """
+    states = check_states(states)
+    backend = check_backend(backend)
     n = check_int("n", n, low=1)
     p = check_int("p", p, low=1)
     n_val = check_int("n_val", n_val, low=1)

@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import threading
 
 import numpy as np
 
-from ..backends import get_xp
+from ..backends import DEFAULT_BACKEND, check_backend, get_xp
 from ..errors import ParameterError
+from ..launch import launch
 from ..validation import check_choice, check_int
 
 __all__ = [
@@ -66,8 +66,8 @@ SKETCH_NAMES = ("haar", "srht", "gaussian", "countsketch")
 #: Sketch kinds whose first ``m'`` rows are a sketch of size ``m'`` of the same kind.
 NESTED = ("haar", "srht", "gaussian")
 _FWHT_CHUNK = 8
-# Numba's parallel launchers must not be entered from two Python threads at once
-_CPU_KERNEL_LOCK = threading.Lock()
+#: CUDA threads per block of the Walsh–Hadamard kernel (one thread per column).
+FWHT_THREADS = 128
 
 
 def default_rounds(n: int) -> int:
@@ -111,14 +111,14 @@ def fwht_numpy(a):
     return a
 
 
-def fwht(a, backend="numpy"):
+def fwht(a, backend=DEFAULT_BACKEND):
     """Block-diagonal normalised Walsh–Hadamard transform along axis -2, on ``backend``.
 
     Parameters
     ----------
     a : array, shape (R, n, k) or (n, k)
         NumPy array (CuPy on a real GPU for ``cuda``); not modified.
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
         ``numpy``: :func:`fwht_numpy`; ``numba``: the compiled ``prange`` kernel; ``cuda``: the
         Numba-CUDA kernel (one thread per column).
 
@@ -126,11 +126,10 @@ def fwht(a, backend="numpy"):
     -------
     array, same shape as ``a``
     """
-    check_choice("backend", backend, ("numpy", "numba", "cuda"))
+    backend = check_backend(backend)
     if backend == "numpy":
         return fwht_numpy(a)
     from ..kernels.regression_fwht import fwht_cpu, fwht_cuda
-    from ..kernels.targets import compiled
 
     xp = get_xp(backend)
     squeeze = a.ndim == 2
@@ -138,13 +137,9 @@ def fwht(a, backend="numpy"):
     if squeeze:
         out = out[None]
     if backend == "numba":
-        kernel = compiled(fwht_cpu, "cpu")
-        with _CPU_KERNEL_LOCK:
-            kernel(out, _FWHT_CHUNK)
+        launch(fwht_cpu, backend, args=(_FWHT_CHUNK,), outputs=(out,))
     else:
-        threads = 128
-        total = out.shape[0] * out.shape[2]
-        compiled(fwht_cuda, "cuda")[max(1, (total + threads - 1) // threads), threads](out)
+        launch(fwht_cuda, backend, outputs=(out,), size=out.shape[0] * out.shape[2], threads=FWHT_THREADS)
     return out[0] if squeeze else out
 
 
@@ -242,7 +237,7 @@ def draw_sketch(kind, m, n, stream, *, rounds=None):
     return SRHTSketch(perms, signs, rows)
 
 
-def apply_sketches(sketches, a, backend="numpy"):
+def apply_sketches(sketches, a, backend=DEFAULT_BACKEND):
     """Apply one sketch per replication: ``out[r] = S_r @ a[r]``.
 
     Parameters
@@ -251,12 +246,13 @@ def apply_sketches(sketches, a, backend="numpy"):
         All of one kind and one size ``m x n``.
     a : array, shape (R, n, k)
         On the backend's array module.
-    backend : {"numpy", "numba", "cuda"}
+    backend : {"numba", "numpy", "cuda", "auto"}
 
     Returns
     -------
     array, shape (R, m, k)
     """
+    backend = check_backend(backend)
     xp = get_xp(backend)
     first = sketches[0]
     if isinstance(first, SRHTSketch):
@@ -280,11 +276,12 @@ def apply_sketches(sketches, a, backend="numpy"):
     return mats @ a
 
 
-def sketch_gram(sketches, backend="numpy"):
+def sketch_gram(sketches, backend=DEFAULT_BACKEND):
     """``S_r S_r^T`` per replication, shape ``(R, m, m)``, or ``None`` when every ``S`` has orthonormal rows.
 
     For a CountSketch it is the diagonal matrix of the bucket counts.
     """
+    backend = check_backend(backend)
     if sketches[0].orthogonal:
         return None
     xp = get_xp(backend)
@@ -298,7 +295,7 @@ def sketch_gram(sketches, backend="numpy"):
     return mats @ xp.swapaxes(mats, 1, 2)
 
 
-def sketch_matrix(sketch, n, backend="numpy"):
+def sketch_matrix(sketch, n, backend=DEFAULT_BACKEND):
     """The dense ``m x n`` matrix of one sketch (for tests and small problems)."""
     if isinstance(sketch, SRHTSketch):
         return np.asarray(apply_sketches([sketch], np.eye(n)[None], backend))[0]
