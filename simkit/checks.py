@@ -61,8 +61,19 @@ def within_mc_error(
     z: float | None = None,
     dim: str = "rep",
     claim: str = "",
+    skew_correction: bool = True,
 ) -> Check:
     """Check that the mean of ``sim`` over ``dim`` matches ``theory`` at every point.
+
+    With ``skew_correction`` (the default) the deviation is first passed through Hall's (1992)
+    monotone skewness-removing transform of the studentised mean,
+    ``Δ + γΔ²/3 + γ²Δ³/27 + γ/(6R)`` with ``Δ = (mean − theory)/s``, ``γ`` the sample skewness
+    and ``R`` the replications.  For a right-skewed statistic (a variance, a squared error) the
+    sample mean of a few hundred replications falls below the truth more often than the normal
+    approximation says, with a sample SE that is too small at the same time; the plain z test
+    then fails a correct simulation far more often than its nominal rate (measured on χ²₁ data
+    at R = 150 and z = 4: 1.5·10⁻³ instead of 3·10⁻⁵; 1.0·10⁻⁴ after the transform).  For
+    symmetric statistics the transform changes nothing to first order.
 
     Passes when ``|mean − theory| ≤ z·SE + rel·|theory| + abs_tol`` at every point; fails when
     that bound is exceeded anywhere (evidence against the claim).  Inconclusive when no point
@@ -83,7 +94,10 @@ def within_mc_error(
     npoints = int(np.isfinite(theory.values).sum())
     zz = z_for(npoints) if z is None else z
     tol = zz * se.fillna(0) + rel * abs(theory) + abs_tol
-    dev = abs(mean - theory)
+    dev = mean - theory
+    if skew_correction:
+        dev = _hall_deviation(sim, s, dev, dim).broadcast_like(mean)
+    dev = abs(dev)
     ratio = (dev / tol.where(tol > 0)).where(np.isfinite(theory))
     ratio = ratio.where(~((dev == 0) & (tol == 0)), 0.0)
     values = ratio.transpose(*mean.dims).values
@@ -104,6 +118,19 @@ def within_mc_error(
     t = float(theory.transpose(*mean.dims).values[worst])
     detail = f"worst of {npoints} points at {where}: sim {m:.4g} vs theory {t:.4g} (z={zz:.2f}, rel={rel:g})"
     return Check(name, bool(worst_ratio <= 1.0), worst_ratio, 1.0, detail, claim=claim, statistic=statistic)
+
+
+def _hall_deviation(sim: xr.DataArray, s: xr.Dataset, dev: xr.DataArray, dim: str) -> xr.DataArray:
+    """``dev`` = mean − theory after Hall's skewness-removing transform (same units as ``dev``)."""
+    count = s["count"]
+    sd = s["se"] * np.sqrt(count)
+    m3 = ((sim - s["mean"]) ** 3).mean(dim)
+    usable = (sd > 0) & (count >= 3) & np.isfinite(sd)
+    sd_safe = sd.where(usable, 1.0)
+    gamma = (m3 / sd_safe**3).where(usable, 0.0)
+    delta = dev / sd_safe
+    hall = sd_safe * (delta + gamma * delta**2 / 3 + gamma**2 * delta**3 / 27 + gamma / (6 * count.where(usable, 1.0)))
+    return hall.where(usable, dev)
 
 
 def mean_less(

@@ -168,3 +168,44 @@ class TestChecks:
     def test_roundtrip_json(self):
         c = [ck.condition("x", True, 1.0, 2.0, "d")]
         assert ck.checks_from_json(ck.checks_to_json(c)) == c
+
+
+class TestSkewCorrectedChecks:
+    """within_mc_error on right-skewed statistics: no excess false alarms, power kept."""
+
+    @staticmethod
+    def _fails(data, theory, **kw):
+        from simkit import checks as ck
+
+        sim = xr.DataArray(data, dims=("point", "rep"))
+        return sum(ck.within_mc_error("x", sim[i : i + 1], xr.DataArray([theory], dims="point"), rel=0.0, z=4.0,
+                                      **kw).failed for i in range(sim.sizes["point"]))
+
+    def test_chi2_sample_means_do_not_raise_excess_false_alarms(self):
+        # 4000 correct simulations of a χ²₁ statistic (E = 1) with 150 replications each: the
+        # nominal two-sided rate at z = 4 is 6.3e-5 (0.25 expected); the plain z test fails
+        # about 1.5e-3 of them (≈ 6 expected), the corrected one ≈ 1.3e-4 (≈ 0.5)
+        sim = xr.DataArray(np.random.default_rng(7).chisquare(1, (4000, 150)), dims=("point", "rep"))
+        s = summarize(sim, "rep")
+        plain = int((abs(s["mean"] - 1.0) > 4 * s["se"]).sum())
+        corrected = int((abs(ck._hall_deviation(sim, s, s["mean"] - 1.0, "rep")) > 4 * s["se"]).sum())
+        assert corrected <= 3 < plain
+        # and the check itself uses the corrected deviation: a point the plain test fails passes
+        worst = int(np.argmax(((1.0 - s["mean"]) / s["se"]).values))
+        theory = xr.DataArray([1.0], dims="point")
+        assert ck.within_mc_error("x", sim[worst : worst + 1], theory, rel=0.0, z=4.0, skew_correction=False).failed
+        assert not ck.within_mc_error("x", sim[worst : worst + 1], theory, rel=0.0, z=4.0).failed
+
+    def test_a_wrong_theory_still_fails(self):
+        data = np.random.default_rng(8).chisquare(1, (3, 2000))
+        assert self._fails(data, 1.3) == 3  # 30% too high
+        assert self._fails(data, 0.75) == 3  # 25% too low
+
+    def test_symmetric_statistics_are_unchanged(self):
+        from simkit import checks as ck
+
+        sim = xr.DataArray(np.random.default_rng(9).normal(0.1, 1.0, (1, 400)), dims=("point", "rep"))
+        theory = xr.DataArray([0.0], dims="point")
+        a = ck.within_mc_error("x", sim, theory, rel=0.0, z=4.0)
+        b = ck.within_mc_error("x", sim, theory, rel=0.0, z=4.0, skew_correction=False)
+        assert a.value == pytest.approx(b.value, rel=0.05)
