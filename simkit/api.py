@@ -19,7 +19,7 @@ import xarray as xr
 
 from .backends import gpu_name, resolve_backend
 from .checks import checks_to_json
-from .errors import BackendError, OutputError, ParameterTypeError, SimkitError
+from .errors import BackendError, OutputError, ParameterError, ParameterTypeError, SimkitError
 from .executors import make_executor
 from .registry import get_study
 from .locking import FolderBusyError, hold
@@ -27,7 +27,7 @@ from .storage import ensure_writable, provenance, remove_stale_temporaries, writ
 from .study import Check, Study
 from .sweep import config_key, evaluate
 
-__all__ = ["RunResult", "run_study", "finish_dataset"]
+__all__ = ["RunResult", "run_study", "finish_dataset", "summarize_dataset"]
 
 
 @dataclasses.dataclass
@@ -67,6 +67,7 @@ def run_study(
     fresh: bool = False,
     progress: bool = True,
     plot: bool = True,
+    store: str = "full",
 ) -> RunResult:
     """Run ``study`` over its grid, add theory and checks, and (if ``out``) save and plot it.
 
@@ -92,12 +93,19 @@ def run_study(
         ``None`` keeps everything in memory (no checkpoints).
     fresh : bool
         Ignore existing checkpoints.
+    store : {"full", "summary"}
+        What ``STUDY.nc`` keeps: every replication (``full``), or for each variable with a
+        replication dimension its mean, standard error and count over replications (``summary``;
+        for large sweeps).  Checks and the figure always use the full data, before it is reduced;
+        the returned dataset is always full.
 
     Returns
     -------
     RunResult
     """
     study = _resolve_study(study)
+    if store not in ("full", "summary"):
+        raise ParameterError(f"store must be 'full' or 'summary', got {store!r}")
     resolved = resolve_backend(backend)
     if resolved not in study.backends:
         raise BackendError(
@@ -128,7 +136,7 @@ def run_study(
             ds, checks = finish_dataset(study, cfg, ds, wall)
             paths = []
             if folder is not None:
-                paths = _write_outputs(study, ds, folder, plot)
+                paths = _write_outputs(study, ds, folder, plot, store)
                 shutil.rmtree(checkpoints / config_key(cfg), ignore_errors=True)
                 _remove_if_empty(checkpoints)
     except SimkitError as exc:
@@ -150,12 +158,13 @@ def _resolve_study(study) -> Study:
     raise ParameterTypeError(f"study must be a study name or a simkit.study.Study, got {type(study).__name__}")
 
 
-def _write_outputs(study: Study, ds: xr.Dataset, folder: Path, plot: bool) -> list[Path]:
+def _write_outputs(study: Study, ds: xr.Dataset, folder: Path, plot: bool, store: str = "full") -> list[Path]:
     """Write ``STUDY.nc`` and the figure; a full disk is one line, and no partial file is left."""
     from .plotting import save_figure
 
     fig = study.plot(ds) if plot else None
-    paths = [write_dataset(ds, folder / f"{study.name}.nc")]
+    saved = summarize_dataset(ds, study.rep_dim) if store == "summary" else ds
+    paths = [write_dataset(saved, folder / f"{study.name}.nc")]
     if fig is not None:
         for fmt in ("png", "pdf"):
             if (folder / f"{study.name}.{fmt}").is_dir():
@@ -170,6 +179,61 @@ def _write_outputs(study: Study, ds: xr.Dataset, folder: Path, plot: bool) -> li
     return paths
 
 
+def summarize_dataset(ds: xr.Dataset, dim: str = "rep") -> xr.Dataset:
+    """``ds`` with each variable over ``dim`` replaced by ``NAME_mean``, ``NAME_se`` and ``NAME_count``.
+
+    Variables without ``dim`` (theory, fitted summaries) are kept as they are.  The dataset's
+    attribute ``store`` becomes ``"summary"``.
+    """
+    from .stats import summarize
+
+    out = ds.drop_vars([n for n, v in ds.data_vars.items() if dim in v.dims])
+    for name, var in ds.data_vars.items():
+        if dim not in var.dims:
+            continue
+        s = summarize(var, dim)
+        base = dict(var.attrs)
+        long_name = base.get("long_name", name)
+        out[f"{name}_mean"] = s["mean"].assign_attrs({**base, "long_name": f"mean over {dim} of {long_name}"})
+        out[f"{name}_se"] = s["se"].assign_attrs({**base, "long_name": f"standard error of the mean of {long_name}"})
+        out[f"{name}_count"] = s["count"].astype("int64").assign_attrs(
+            {"long_name": f"finite replications of {long_name}", "units": "1"})
+    if dim in out.coords:
+        out = out.drop_vars(dim)
+    return out.assign_attrs(store="summary")
+
+
+def _api_call(study: Study, cfg) -> str:
+    import sys
+
+    argv0 = os.path.basename(sys.argv[0]) if sys.argv else ""
+    if argv0 in ("simkit", "__main__.py") and len(sys.argv) > 1:
+        return " ".join(["simkit", *sys.argv[1:]])
+    return (f"simkit.run_study({study.name!r}, reps={cfg.reps}, seed={cfg.seed}, backend={cfg.backend!r}, "
+            f"grid={ {k: list(v) for k, v in cfg.grid.items()} })")
+
+
+def _source() -> str:
+    """``simkit VERSION`` and, for a source checkout, its git revision."""
+    import subprocess
+
+    from . import __version__
+
+    text = f"simkit {__version__}"
+    root = Path(__file__).resolve().parent.parent
+    if (root / ".git").exists():
+        try:
+            rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                 text=True, timeout=5)
+            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=5)
+            if rev.returncode == 0 and rev.stdout.strip():
+                text += f" (git {rev.stdout.strip()}{'+changes' if dirty.stdout.strip() else ''})"
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return text
+
+
 def _remove_if_empty(*folders) -> None:
     for folder in folders:
         if folder is None:
@@ -178,8 +242,15 @@ def _remove_if_empty(*folders) -> None:
             Path(folder).rmdir()
 
 
-def finish_dataset(study: Study, cfg, ds: xr.Dataset, wall_seconds: float):
-    """Attach settings and provenance attributes, theory variables and checks to ``ds``."""
+def finish_dataset(study: Study, cfg, ds: xr.Dataset, wall_seconds: float, history: str | None = None):
+    """Attach settings and provenance attributes, theory variables and checks to ``ds``.
+
+    Follows the CF conventions' global attributes (``Conventions``, ``title``, ``history``,
+    ``source``, ``references``) and gives every grid coordinate the ``long_name`` and ``units``
+    of its declared :class:`~simkit.study.Param`.
+    """
+    from .describe import references
+
     attrs = dict(cfg.settings)
     attrs.update(
         provenance(
@@ -188,8 +259,19 @@ def finish_dataset(study: Study, cfg, ds: xr.Dataset, wall_seconds: float):
         )
     )
     attrs["title"] = study.title
+    attrs["Conventions"] = "CF-1.10"
+    attrs["source"] = _source()
+    attrs["references"] = "; ".join([study.paper, *references(study)])
+    attrs["history"] = f"{attrs['created']}: {history or _api_call(study, cfg)}"
     attrs["quick_grid"] = {k: list(v) for k, v in cfg.grid.items()} == {k: list(v) for k, v in study.quick_grid.items()}
     ds = ds.assign_attrs(attrs)
+    for p in study.params:
+        if p.name in ds.coords:
+            ds[p.name].attrs.setdefault("long_name", p.help or p.name)
+            if p.units:
+                ds[p.name].attrs.setdefault("units", p.units)
+    if "rep" in ds.coords:
+        ds["rep"].attrs.setdefault("long_name", "replication index (its own random stream)")
     if study.rep_dim != "rep":
         ds = ds.rename(rep=study.rep_dim)
     if study.dims_order:
@@ -197,6 +279,7 @@ def finish_dataset(study: Study, cfg, ds: xr.Dataset, wall_seconds: float):
     theory = study.theory(ds)
     if theory is not None:
         ds = ds.merge(theory, combine_attrs="override")
+        ds.attrs.update({k: v for k, v in theory.attrs.items() if k not in ds.attrs})
     checks = list(study.checks(ds))
     ds.attrs["checks"] = checks_to_json(checks)
     ds.attrs["checks_passed"] = int(all(c.outcome == "pass" for c in checks))

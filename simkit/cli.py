@@ -41,6 +41,8 @@ def _parse_sets(study, items):
         names = [p.name for p in study.params]
         if name not in names:
             raise ParameterError(f"--set {name}: {study.name} has no such parameter (known: {', '.join(names)})")
+        if name in overrides:
+            raise ParameterError(f"--set {name}: given twice; give it once (a grid parameter takes a list: {name}=v1,v2)")
         param = study.param(name)
         values = [param.parse(part) for part in text.split(",")]
         overrides[name] = values if name in study.grid else (values[0] if len(values) == 1 else values)
@@ -60,6 +62,32 @@ def _add_run_options(p, *, single=True):
     p.add_argument("--dask", default=None, metavar="ADDRESS", help="Dask scheduler address, or 'local'")
     p.add_argument("--fresh", action="store_true", help="ignore checkpoints of an interrupted run")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--store", choices=("full", "summary"), default="full",
+                   help="what STUDY.nc keeps: every replication (full, default) or mean/SE/count (summary)")
+    if single:
+        p.add_argument("--dry-run", action="store_true",
+                       help="print the plan (cells, units, replications, files, estimated time) and write nothing")
+
+
+class _StudyHelp(argparse.Action):
+    """``simkit run STUDY --help``: the options, then the study's declared parameters."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.print_help()
+        name = getattr(namespace, "study", None)
+        if name:
+            from .describe import parameter_table
+            from .registry import get_study
+
+            try:
+                study = get_study(name)
+            except SimkitError as exc:
+                parser.exit(2, f"simkit: error: {exc}\n")
+            print(f"\nparameters of {study.name} (--set NAME=VALUE; a swept parameter takes v1,v2,...):")
+            print(parameter_table(study))
+        else:
+            print("\nsimkit run STUDY --help lists the parameters of STUDY; simkit list names the studies")
+        parser.exit(0)
 
 
 def _int_arg(label):
@@ -74,10 +102,16 @@ def _int_arg(label):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = _Parser(prog="simkit", description="Simulate model misspecification beside its theory.")
+    parser.add_argument("--version", action="version", version=f"simkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="studies, their papers and what each reproduces")
-    run = sub.add_parser("run", help="run one study")
+    desc = sub.add_parser("describe", help="what a study teaches, its parameters, outputs, checks and cost")
+    desc.add_argument("study")
+    run = sub.add_parser("run", help="run one study (simkit run STUDY --help lists its parameters)", add_help=False)
+    run.add_argument("-h", "--help", action=_StudyHelp, nargs=0, help="show this help and the study's parameters")
     run.add_argument("study")
     _add_run_options(run)
     rep = sub.add_parser("reproduce", help="run every study and print one table of checks")
@@ -152,6 +186,7 @@ def _run_one(name, args, overrides=None, quiet=False):
     result = run_study(
         name, quick=args.quick, reps=args.reps, seed=args.seed, backend=args.backend, overrides=overrides,
         workers=args.workers, dask=args.dask, out=args.out, fresh=args.fresh, progress=not args.no_progress,
+        store=args.store,
     )
     total = result.reused + result.computed
     resumed = f", {result.reused} reused from checkpoints" if result.reused else ""
@@ -160,18 +195,40 @@ def _run_one(name, args, overrides=None, quiet=False):
     return result
 
 
+def _cmd_describe(args) -> int:
+    from .describe import describe
+    from .registry import get_study
+
+    print(describe(get_study(args.study)))
+    return 0
+
+
 def _cmd_run(args) -> int:
     from .checks import format_table
     from .registry import get_study
 
     study = get_study(args.study)
     overrides = _parse_sets(study, args.sets)
+    if args.dry_run:
+        return _dry_run(study, args, overrides)
     result = _run_one(study.name, args, overrides)
     print(format_table((study.name, c) for c in result.checks))
     print(_outcome_summary(result.checks))
     for path in result.paths:
         print(f"wrote {path}")
     return 1 if result.failed else 0
+
+
+def _dry_run(study, args, overrides) -> int:
+    from .backends import resolve_backend
+    from .describe import plan
+    from .executors import make_executor
+
+    backend = resolve_backend(args.backend)
+    cfg = study.config(quick=args.quick, reps=args.reps, seed=args.seed, backend=backend, overrides=overrides)
+    make_executor(args.workers, args.dask)  # validates --workers / --dask without starting anything
+    print(plan(study, cfg, args.out, args.workers))
+    return 0
 
 
 def _outcome_summary(checks) -> str:
@@ -205,14 +262,39 @@ def _cmd_reproduce(args) -> int:
 def _cmd_plot(args) -> int:
     from pathlib import Path
 
+    from .errors import OutputError, StudyError
     from .plotting import save_figure
-    from .registry import get_study
+    from .registry import get_study, study_names
     from .storage import ensure_writable, read_dataset
 
     ds = read_dataset(args.file)
-    study = get_study(str(ds.attrs["study"]))
+    name = ds.attrs.get("study")
+    if not isinstance(name, str) or not name:
+        raise OutputError(f"{args.file}: no 'study' attribute, so simkit cannot tell which study's figure to draw")
+    try:
+        study = get_study(name)
+    except StudyError:
+        raise OutputError(f"{args.file}: written by study {name!r}, which is not registered here "
+                          f"(known: {', '.join(study_names())})") from None
+    if ds.attrs.get("store") == "summary":
+        raise OutputError(f"{args.file}: keeps only summaries (--store summary); redraw from a run with --store full")
+    sim = [n for n, v in ds.data_vars.items() if study.rep_dim in v.dims]
+    if sim and all(bool(ds[n].isnull().all()) for n in sim):
+        raise OutputError(f"{args.file}: every simulated value is NaN ({', '.join(sim)}): nothing to plot")
     folder = ensure_writable(args.out) if args.out else Path(args.file).resolve().parent
-    paths = save_figure(study.plot(ds), folder / Path(args.file).stem)
+    try:
+        fig = study.plot(ds)
+    except KeyError as exc:
+        import re
+
+        text = str(exc.args[0]) if exc.args else "?"
+        named = re.search(r"named '([^']+)'", text)
+        missing = named.group(1) if named else text
+        raise OutputError(f"{args.file}: lacks the variable {missing!r}, which the {study.name} figure needs") from None
+    except (ValueError, TypeError, IndexError) as exc:
+        raise OutputError(f"{args.file}: does not hold what the {study.name} figure needs "
+                          f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    paths = save_figure(fig, folder / Path(args.file).stem)
     for path in paths:
         print(f"wrote {path}")
     return 0
@@ -271,6 +353,7 @@ def _cmd_gpu_check(args) -> int:
 
 
 _COMMANDS = {
+    "describe": _cmd_describe,
     "gpu-check": _cmd_gpu_check,
     "list": _cmd_list,
     "run": _cmd_run,

@@ -44,7 +44,9 @@ from typing import Any
 from .errors import ParameterError, ParameterTypeError
 from .validation import check_choice, check_int, check_real
 
-__all__ = ["Param", "Study", "RunConfig", "Check", "OUTCOMES"]
+__all__ = ["Param", "Study", "RunConfig", "Check", "OUTCOMES", "MAX_REPS"]
+
+MAX_REPS = 10**9  # replications per cell; far beyond any study, and refused before anything runs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +90,8 @@ class Param:
     def parse(self, text: str):
         """Parse one value written on the command line and validate it."""
         text = text.strip()
+        if self.kind in (int, float) and not text.isascii():
+            raise ParameterTypeError(f"--set {self.name}: write numbers with ASCII digits, got {text!r}")
         if self.kind is int:
             try:
                 value = int(text)
@@ -251,13 +255,21 @@ class Study:
         """
         grid = {k: tuple(v) for k, v in (self.quick_grid if quick else self.grid).items()}
         settings = dict(self.quick_settings if quick else self.settings)
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise ParameterTypeError(
+                f"overrides must be a dict of parameter name to value or list of values, got {type(overrides).__name__}"
+            )
         for name, value in (overrides or {}).items():
+            if not isinstance(name, str):
+                raise ParameterTypeError(f"overrides: parameter names are strings, got {name!r}")
             p = self.param(name)
             if name in grid:
                 values = value if isinstance(value, (list, tuple)) else (value,)
                 if len(values) == 0:
                     raise ParameterError(f"--set {name}: needs at least one value")
                 grid[name] = tuple(p.validate(v) for v in values)
+                if len(set(grid[name])) != len(grid[name]):
+                    raise ParameterError(f"--set {name}: each value may appear once, got {', '.join(map(str, values))}")
             else:
                 if isinstance(value, (list, tuple)):
                     if len(value) != 1:
@@ -265,8 +277,8 @@ class Study:
                     value = value[0]
                 settings[name] = p.validate(value)
         reps = self.quick_reps if (quick and reps is None) else (self.reps if reps is None else reps)
-        reps = check_int("reps", reps, low=1)
-        seed = check_int("seed", seed, low=0)
+        reps = check_int("reps", reps, low=1, high=MAX_REPS)
+        seed = check_int("seed", seed, low=0, high=2**128 - 1)
         for name, value in settings.items():
             self.param(name).validate(value)
         cfg = RunConfig(self.name, grid, settings, reps, seed, backend, tuple(self.inner))
