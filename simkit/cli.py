@@ -169,9 +169,9 @@ def main(argv=None) -> int:
 
 
 def _cmd_list(args) -> int:
-    from .registry import all_studies
+    from .registry import summaries
 
-    rows = [(s.name, s.family, s.title, s.paper) for s in all_studies()]
+    rows = [(s["name"], s["family"], s["title"], s["paper"]) for s in summaries()]
     width = max(len(r[0]) for r in rows)
     fam = max(len(r[1]) for r in rows)
     for name, family, title, paper in rows:

@@ -17,7 +17,7 @@ import pkgutil
 from .errors import StudyError
 from .study import Study
 
-__all__ = ["all_studies", "get_study", "study_names", "reload"]
+__all__ = ["all_studies", "get_study", "study_names", "reload", "summaries"]
 
 
 def _study_modules():
@@ -70,3 +70,49 @@ def get_study(name: str) -> Study:
     if name not in studies:
         raise StudyError(f"unknown study {name!r}; choose one of: {', '.join(study_names())}")
     return studies[name]
+
+
+def _index_key() -> str:
+    """A key that changes whenever the set of studies could: version, module files, plugins."""
+    import hashlib
+    import importlib.util
+
+    from . import __version__
+    from . import studies as package
+
+    parts = [__version__, os.environ.get("SIMKIT_STUDIES", "")]
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        spec = importlib.util.find_spec(f"{package.__name__}.{info.name}")
+        origin = spec.origin if spec else None
+        parts.append(f"{info.name}:{os.stat(origin).st_mtime_ns if origin else 0}")
+    for name in filter(None, (n.strip() for n in os.environ.get("SIMKIT_STUDIES", "").split(","))):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        parts.append(f"{name}:{os.stat(spec.origin).st_mtime_ns if spec and spec.origin else 0}")
+    parts += sorted(f"{e.name}={e.value}" for e in importlib.metadata.entry_points(group="simkit.studies"))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+
+def summaries() -> list[dict]:
+    """Name, family, title and paper of every study, without importing them when a cached index
+    (under ``$XDG_CACHE_HOME/simkit``) matches the study modules' files; rebuilt otherwise."""
+    import json
+    from pathlib import Path
+
+    key = _index_key()
+    path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "simkit" / f"index-{key}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    rows = [{"name": s.name, "family": s.family, "title": s.title, "paper": s.paper} for s in all_studies()]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(rows))
+        tmp.replace(path)
+    except OSError:
+        pass
+    return rows
