@@ -233,6 +233,7 @@ class Study:
     rep_dim: str = "rep"
     dims_order: tuple[str, ...] = ()
     inner: tuple[str, ...] = ()
+    min_reps: int = 1
 
     def __post_init__(self):
         for name in self.inner:
@@ -277,7 +278,7 @@ class Study:
                     value = value[0]
                 settings[name] = p.validate(value)
         reps = self.quick_reps if (quick and reps is None) else (self.reps if reps is None else reps)
-        reps = check_int("reps", reps, low=1, high=MAX_REPS)
+        reps = check_int("reps", reps, low=self.min_reps, high=MAX_REPS)
         seed = check_int("seed", seed, low=0, high=2**128 - 1)
         for name, value in settings.items():
             self.param(name).validate(value)

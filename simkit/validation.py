@@ -98,9 +98,16 @@ def check_array(name, value, *, ndim=None, shape=None, low=None, high=None, fini
 def _range_text(low, high, low_inclusive, high_inclusive):
     left = "[" if low_inclusive else "("
     right = "]" if high_inclusive else ")"
-    lo = "-inf" if low is None else f"{low:g}"
-    hi = "inf" if high is None else f"{high:g}"
+    lo = "-inf" if low is None else _number(low)
+    hi = "inf" if high is None else _number(high)
     return f"{left}{lo}, {hi}{right}"
+
+
+def _number(x) -> str:
+    # integers exactly (a bound like 2**128 - 1 or 10**9 must read as what it is), reals compactly
+    if isinstance(x, numbers.Integral):
+        return f"2**{x.bit_length()} - 1" if x > 10**15 and (x + 1) & x == 0 else str(int(x))
+    return f"{x:g}"
 
 
 def _check_range(name, value, low, high, low_inclusive, high_inclusive):
@@ -111,5 +118,5 @@ def _check_range(name, value, low, high, low_inclusive, high_inclusive):
         bad |= value > high if high_inclusive else value >= high
     if bad:
         raise ParameterError(
-            f"{name} must be in {_range_text(low, high, low_inclusive, high_inclusive)}, got {value:g}"
+            f"{name} must be in {_range_text(low, high, low_inclusive, high_inclusive)}, got {_number(value)}"
         )

@@ -23,10 +23,10 @@ def _call(capsys, *args):
 BAD_RUNS = [
     (["run", "no-such-study"], "unknown study 'no-such-study'"),
     (["run", "engine-demo", "--backend", "tpu"], "backend must be one of"),
-    (["run", "engine-demo", "--reps", "0"], "reps must be in [1, inf], got 0"),
-    (["run", "engine-demo", "--reps", "-3"], "reps must be in [1, inf]"),
+    (["run", "engine-demo", "--reps", "0"], "reps must be in [1, 1000000000], got 0"),
+    (["run", "engine-demo", "--reps", "-3"], "reps must be in [1, 1000000000]"),
     (["run", "engine-demo", "--reps", "2.5"], "--reps must be an integer"),
-    (["run", "engine-demo", "--seed", "-1"], "seed must be in [0, inf]"),
+    (["run", "engine-demo", "--seed", "-1"], "seed must be in [0, 2**128 - 1]"),
     (["run", "engine-demo", "--set", "bogus=1"], "--set bogus: engine-demo has no such parameter"),
     (["run", "engine-demo", "--set", "scale"], "expected name=value"),
     (["run", "engine-demo", "--set", "=3"], "expected name=value"),
