@@ -112,6 +112,7 @@ def run_study(
             f"backend {resolved!r} is not implemented for {study.name}; choose one of {', '.join(study.backends)}"
         )
     cfg = study.config(quick=quick, reps=reps, seed=seed, backend=resolved, overrides=overrides)
+    check_memory(study, cfg)
     executor = make_executor(workers, dask)
     folder = None
     created = False
@@ -148,6 +149,53 @@ def run_study(
             _remove_if_empty(checkpoints, folder if created else None)
         raise
     return RunResult(study, ds, checks, paths, reused, computed, wall)
+
+
+PILOT_THRESHOLD = 200_000  # cell-replications beyond which a run's memory is estimated before it starts
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(study: Study, cfg) -> None:
+    """Refuse up front a run whose results cannot fit in memory.
+
+    For runs of at least :data:`PILOT_THRESHOLD` cell-replications, one replication of the first
+    and of the last cell is evaluated (in memory) to measure the result size per replication;
+    the run needs about twice that times the cell-replications (the units and the combined
+    dataset).  Raises :class:`~simkit.errors.ParameterError` naming ``reps`` and the estimate.
+    """
+    from .sweep import run_unit
+
+    cells = cfg.cells()
+    total = cfg.reps * len(cells)
+    if total < PILOT_THRESHOLD:
+        return
+    available = available_memory()
+    if available is None:
+        return
+    per_rep = 0.0
+    for i in sorted({0, len(cells) - 1}):
+        ds = run_unit(cfg.study, cfg.settings, cells[i], cfg.seed, 0, 1, cfg.backend)
+        per_rep = max(per_rep, float(ds.nbytes))
+    need = 2.0 * per_rep * total
+    if need > 0.8 * available:
+        raise ParameterError(
+            f"reps: {cfg.reps} replications × {len(cells)} cells need about {need / 1e9:.3g} GB of memory for the "
+            f"results, more than the {0.8 * available / 1e9:.3g} GB available; lower --reps or the grid"
+        )
 
 
 def _resolve_study(study) -> Study:
