@@ -8,6 +8,9 @@ in a companion module:
 study                             simulator                   theory
 ================================  ==========================  ==================================
 ``covshift-mle-mwle``             :mod:`.covshift`            :mod:`.covshift_theory`
+``preference-annotators``         :mod:`.annotators`          :mod:`.annotators_theory`
+``preference-doubly-robust``      :mod:`.doubly_robust`       :mod:`.doubly_robust_theory`
+``calibration-overlap``           :mod:`.calibration`         :mod:`.calibration_theory`
 ``seqbayes-forgetting``           :mod:`.seqbayes`            :mod:`.seqbayes_theory`
 ================================  ==========================  ==================================
 
@@ -17,7 +20,16 @@ claims (only the abstracts were available); the study pages say so.
 
 from __future__ import annotations
 
-from . import covshift_theory, seqbayes_theory
+from . import annotators_theory, calibration_theory, covshift_theory, doubly_robust_theory, seqbayes_theory
+from .annotators import bt_objective, draw_win_counts, fit_bt, fit_bt_batched, mle_exists, simulate_annotators
+from .calibration import (
+    binned_ece,
+    draw_datasets,
+    fit_temperature,
+    mixup_probabilities,
+    reliability_sums,
+    simulate_calibration,
+)
 from .covshift import (
     ESTIMATORS,
     density_ratio_weights,
@@ -27,11 +39,31 @@ from .covshift import (
     target_excess_risk,
     weighted_least_squares,
 )
+from .doubly_robust import draw_outcome_counts, estimates_from_counts, per_triple_estimates, simulate_doubly_robust
 from .seqbayes import MODELS, STAGES, conjugate_update, draw_task_means, simulate_seqbayes, stream_normals
 
 __all__ = [
     "covshift_theory",
+    "annotators_theory",
+    "doubly_robust_theory",
+    "calibration_theory",
     "seqbayes_theory",
+    "simulate_annotators",
+    "draw_win_counts",
+    "fit_bt",
+    "fit_bt_batched",
+    "mle_exists",
+    "bt_objective",
+    "simulate_doubly_robust",
+    "draw_outcome_counts",
+    "estimates_from_counts",
+    "per_triple_estimates",
+    "simulate_calibration",
+    "draw_datasets",
+    "fit_temperature",
+    "mixup_probabilities",
+    "binned_ece",
+    "reliability_sums",
     "ESTIMATORS",
     "simulate_covshift",
     "draw_source",
