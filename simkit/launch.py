@@ -85,7 +85,14 @@ class Recording:
 
 
 def recording_active() -> bool:
-    """True inside :func:`recording`."""
+    """Whether CUDA launches are being recorded instead of run.
+
+    Returns
+    -------
+    bool
+        True inside a :func:`recording` block (``simkit gpu-check --compile-only``), where
+        ``backend="cuda"`` is accepted without a GPU; False otherwise.
+    """
     return _RECORD is not None
 
 

@@ -38,7 +38,7 @@ def _json_default(value):
 
 
 def rep_states(seed, study, cell, reps, *, start=0):
-    """Generator states for replications ``start .. start+reps-1`` of one cell.
+    """Generator states for replications ``start`` to ``start + reps - 1`` of one cell.
 
     Parameters
     ----------

@@ -1,9 +1,12 @@
 """The bandits family: regret of K-armed and linear contextual bandits under misspecification.
 
-Reference: ``shared/reference/bandits.md`` (Saha & Kveton 2024, VarTS; Zhang, He, Fan, Gu 2023, DS-OFUL).
+Papers: Saha & Kveton 2024, "Only Pay for What Is Uncertain: Variance-Adaptive Thompson Sampling"
+(ICLR; VarTS) and Zhang, He, Fan, Gu 2023, "On the Interplay Between Misspecification and
+Sub-optimality Gap in Linear Contextual Bandits" (ICML; DS-OFUL).  The formulas are in
+:mod:`simkit.bandits.theory`.
 
-Modules
--------
+.. rubric:: Modules
+
 karmed
     :func:`~simkit.bandits.karmed.simulate_karmed` (Gaussian / Bernoulli / Beta rewards, fixed or
     prior-drawn instances; UCB1, UCB-V, KL-UCB, Gaussian TS, VarTS, Bernoulli TS), :class:`NormalGamma`,

@@ -71,18 +71,18 @@ class NormalGamma:
 class Policy:
     """A K-armed policy: its kind (one of :data:`POLICIES`) and its parameters.
 
-    ==================  ==========================================================
-    kind                params (defaults)
-    ==================  ==========================================================
-    ``ucb1``            none
-    ``ucb-v``           ``b`` reward range (1.0)
-    ``kl-ucb``          ``variance_bound`` (1.0): Gaussian KL-UCB
-    ``kl-ucb-bernoulli`` ``c`` (0.0): exploration ``log t + c log log t``
-    ``ts-known``        ``mu0`` (0.0), ``kappa0`` (1.0): prior N(mu0, s_i^2/kappa0), true s_i^2
-    ``ts-fixed``        ``variance`` (1.0), ``mu0`` (0.0), ``prior_variance`` (1.0)
-    ``varts``           ``prior``: a :class:`NormalGamma` (default NormalGamma())
-    ``ts-bernoulli``    ``a`` (1.0), ``b`` (1.0): Beta prior
-    ==================  ==========================================================
+    ====================  ==========================================================
+    kind                  params (defaults)
+    ====================  ==========================================================
+    ``ucb1``              none
+    ``ucb-v``             ``b`` reward range (1.0)
+    ``kl-ucb``            ``variance_bound`` (1.0): Gaussian KL-UCB
+    ``kl-ucb-bernoulli``  ``c`` (0.0): exploration ``log t + c log log t``
+    ``ts-known``          ``mu0`` (0.0), ``kappa0`` (1.0): prior N(mu0, s_i^2/kappa0), true s_i^2
+    ``ts-fixed``          ``variance`` (1.0), ``mu0`` (0.0), ``prior_variance`` (1.0)
+    ``varts``             ``prior``: a :class:`NormalGamma` (default NormalGamma())
+    ``ts-bernoulli``      ``a`` (1.0), ``b`` (1.0): Beta prior
+    ====================  ==========================================================
     """
 
     kind: str

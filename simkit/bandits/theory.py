@@ -1,4 +1,9 @@
-"""Closed-form regret predictions for the bandit studies (shared reference, sections 1 and 2).
+"""Closed-form regret predictions for the bandit studies.
+
+From Auer, Cesa-Bianchi, Fischer 2002 (UCB1), Lai & Robbins 1985 (the asymptotic lower bound),
+Saha & Kveton 2024 ("Only Pay for What Is Uncertain: Variance-Adaptive Thompson Sampling", ICLR)
+and Zhang, He, Fan, Gu 2023 ("On the Interplay Between Misspecification and Sub-optimality Gap in
+Linear Contextual Bandits", ICML); each formula is written out in its function's docstring.
 
 All regrets are pseudo-regrets in reward units; ``n`` is a round count (>= 1).
 """
@@ -21,14 +26,23 @@ __all__ = [
 
 
 def gaps(means):
-    """Sub-optimality gaps ``mu* - mu_i``, shape like ``means`` (last axis = arms)."""
+    r"""Sub-optimality gaps ``mu* - mu_i``, shape like ``means`` (last axis = arms).
+
+    .. math::
+
+       \Delta_i = \mu^* - \mu_i, \qquad \mu^* = \max_j \mu_j
+    """
     means = np.asarray(means, dtype=float)
     return means.max(axis=-1, keepdims=True) - means
 
 
 def ucb1_upper_bound(means, n):
-    """Auer, Cesa-Bianchi, Fischer (2002), Theorem 1, for rewards in [0, 1]:
+    r"""Auer, Cesa-Bianchi, Fischer (2002), Theorem 1, for rewards in [0, 1]:
     ``sum_{Delta_i > 0} 8 log n / Delta_i + (1 + pi^2/3) sum_i Delta_i``.
+
+    .. math::
+
+       \mathbb E R_n \le \sum_{i:\,\Delta_i > 0} \frac{8 \log n}{\Delta_i} + \Big(1 + \frac{\pi^2}{3}\Big) \sum_i \Delta_i
 
     Parameters
     ----------
@@ -44,7 +58,12 @@ def ucb1_upper_bound(means, n):
 
 
 def lai_robbins_gaussian(means, variances, n):
-    """Asymptotic lower bound for consistent policies on Gaussian arms, ``sum 2 s_i^2 / Delta_i · log n``."""
+    r"""Asymptotic lower bound for consistent policies on Gaussian arms, ``sum 2 s_i^2 / Delta_i · log n``.
+
+    .. math::
+
+       \liminf_{n\to\infty} \frac{\mathbb E R_n}{\log n} \ge \sum_{i:\,\Delta_i > 0} \frac{2 s_i^2}{\Delta_i}
+    """
     d = gaps(means)
     v = np.asarray(variances, dtype=float)
     mask = d > 0
@@ -53,7 +72,11 @@ def lai_robbins_gaussian(means, variances, n):
 
 
 def uniform_regret(means, t):
-    """Expected regret of uniform random play after ``t`` rounds, ``t · (mu* - mean_i mu_i)``.
+    r"""Expected regret of uniform random play after ``t`` rounds, ``t · (mu* - mean_i mu_i)``.
+
+    .. math::
+
+       \mathbb E R_t = t\Big(\mu^* - \frac1K \sum_i \mu_i\Big)
 
     ``means`` has shape (..., K); ``t`` broadcasts against ``means[..., 0]``.
     """
@@ -62,14 +85,24 @@ def uniform_regret(means, t):
 
 
 def phase_threshold(gap, d):
-    """The misspecification level ``Delta / sqrt(d)`` below which constant regret is achievable
-    (Zhang, He, Fan, Gu 2023): DS-OFUL with ``Gamma ≈ Delta/sqrt(d)`` has regret O~(d^2/Delta)."""
+    r"""The misspecification level ``Delta / sqrt(d)`` below which constant regret is achievable
+    (Zhang, He, Fan, Gu 2023): DS-OFUL with ``Gamma ≈ Delta/sqrt(d)`` has regret O~(d^2/Delta).
+
+    .. math::
+
+       \zeta^\dagger = \frac{\Delta}{\sqrt d}
+    """
     return gap / math.sqrt(d)
 
 
 def lower_bound_threshold(gap, d, n_arms):
-    """Misspecification ``Delta sqrt(log|D| / d)`` above which no algorithm avoids linear regret
-    for ``K ≲ |D|`` rounds (the paper's lower bound)."""
+    r"""Misspecification ``Delta sqrt(log|D| / d)`` above which no algorithm avoids linear regret
+    for ``K ≲ |D|`` rounds (the paper's lower bound).
+
+    .. math::
+
+       \zeta_{\text{lower}} = \Delta \sqrt{\frac{\log |\mathcal D|}{d}}
+    """
     return gap * math.sqrt(math.log(n_arms) / d)
 
 

@@ -1,8 +1,14 @@
-"""Closed-form predictions for the model-collapse family (every formula of the collapse reference).
+"""Closed-form predictions for the model-collapse family.
 
-Indexing follows the reference: iteration/generation ``n = 1`` is the fit on real data,
+The formulas, each written out in its function's docstring, come from Gerstgrasser et al. 2024
+("Is Model Collapse Inevitable? Breaking the Curse of Recursion by Accumulating Real and
+Synthetic Data", the linear chain), Dohmatob, Feng, Kempe 2024 ("Model Collapse Demystified: The
+Case of Regression", NeurIPS; generator chain and ridge) and Shumailov et al. 2024 ("AI models
+collapse when trained on recursively generated data", Nature 631; the Gaussian chain).
+
+Indexing: iteration/generation ``n = 1`` is the fit on real data,
 ``n = 0`` the truth (or clean training).  ``n`` may be an integer or an integer array; results
-broadcast over it.  Formulas marked *derived* in the reference, and those derived here (the
+broadcast over it.  Formulas marked *derived* are not stated in the papers but follow from their arguments; they, and those derived here (the
 unbiased accumulate chain, the KDE accumulate recursion, the MLE and accumulate means), were
 checked by Monte Carlo in the tests and the studies.
 """
@@ -50,7 +56,11 @@ def _out(value, like):
 
 
 def ols_variance_factor(d, T):
-    """``E tr((XᵀX)⁻¹) = d / (T − d − 1)`` for ``X`` with ``T`` iid ``N(0, I_d)`` rows.
+    r"""``E tr((XᵀX)⁻¹) = d / (T − d − 1)`` for ``X`` with ``T`` iid ``N(0, I_d)`` rows.
+
+    .. math::
+
+       \mathbb E\,\operatorname{tr}\big((X^\top X)^{-1}\big) = \frac{d}{T - d - 1}
 
     >>> ols_variance_factor(32, 100)
     0.47761194029850745
@@ -62,13 +72,23 @@ def ols_variance_factor(d, T):
 
 
 def linear_collapse_constant(sigma2, d, T):
-    """``c = σ² d / (T − d − 1)``: the excess test error of one OLS fit, averaged over the design."""
+    r"""``c = σ² d / (T − d − 1)``: the excess test error of one OLS fit, averaged over the design.
+
+    .. math::
+
+       c = \frac{\sigma^2 d}{T - d - 1}
+    """
     sigma2 = check_real("sigma2", sigma2, low=0)
     return sigma2 * ols_variance_factor(d, T)
 
 
 def linear_conditional_constant(X, sigma2):
-    """``c(X) = σ² tr((XᵀX)⁻¹)``: the constant ``c`` conditional on one design ``X`` (``(T, d)``, ``Σ = I``)."""
+    r"""``c(X) = σ² tr((XᵀX)⁻¹)``: the constant ``c`` conditional on one design ``X`` (``(T, d)``, ``Σ = I``).
+
+    .. math::
+
+       c(X) = \sigma^2 \operatorname{tr}\big((X^\top X)^{-1}\big)
+    """
     X = check_array("X", X, ndim=2)
     sigma2 = check_real("sigma2", sigma2, low=0)
     check_ols_size(X.shape[0], X.shape[1])
@@ -76,13 +96,23 @@ def linear_conditional_constant(X, sigma2):
 
 
 def linear_replace_error(n, sigma2, d, T):
-    """Replace: ``E[E(ŵₙ)] = c·n`` (linear growth), ``n ≥ 0`` iterations."""
+    r"""Replace: ``E[E(ŵₙ)] = c·n`` (linear growth), ``n ≥ 0`` iterations.
+
+    .. math::
+
+       \mathbb E\big[\mathcal E(\hat w_n)\big] = c\,n
+    """
     n_arr = _gen(n)
     return _out(linear_collapse_constant(sigma2, d, T) * n_arr, n)
 
 
 def linear_accumulate_error(n, sigma2, d, T):
-    """Accumulate: ``E[E(ŵₙ)] = c · Σ_{i=1..n} 1/i²`` (bounded by ``c·π²/6``)."""
+    r"""Accumulate: ``E[E(ŵₙ)] = c · Σ_{i=1..n} 1/i²`` (bounded by ``c·π²/6``).
+
+    .. math::
+
+       \mathbb E\big[\mathcal E(\hat w_n)\big] = c \sum_{i=1}^{n} \frac{1}{i^2} \;\le\; c\,\frac{\pi^2}{6}
+    """
     n_arr = _gen(n)
     top = int(n_arr.max()) if n_arr.size else 0
     partial = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, top + 1) ** 2)])
@@ -90,7 +120,12 @@ def linear_accumulate_error(n, sigma2, d, T):
 
 
 def linear_accumulate_bound(sigma2, d, T):
-    """``c·π²/6``: the limit of the accumulate test error."""
+    r"""``c·π²/6``: the limit of the accumulate test error.
+
+    .. math::
+
+       \lim_{n\to\infty} \mathbb E\big[\mathcal E(\hat w_n)\big] = c\,\frac{\pi^2}{6}
+    """
     return linear_collapse_constant(sigma2, d, T) * math.pi**2 / 6
 
 
@@ -98,8 +133,13 @@ def linear_accumulate_bound(sigma2, d, T):
 
 
 def generator_ols_test_error(n, *, sigma2, d, T, sigma0_2, T0):
-    """Unregularised downstream fit on generation ``n`` (exact, any ``Σ``):
-    ``σ² d/(T − d − 1) + n σ₀² d/(T₀ − d − 1)``."""
+    r"""Unregularised downstream fit on generation ``n`` (exact, any ``Σ``):
+    ``σ² d/(T − d − 1) + n σ₀² d/(T₀ − d − 1)``.
+
+    .. math::
+
+       \mathbb E\,\mathcal E_{\text{test}}(n) = \frac{\sigma^2 d}{T - d - 1} + n\,\frac{\sigma_0^2 d}{T_0 - d - 1}
+    """
     n_arr = _gen(n)
     sigma0_2 = check_real("sigma0_2", sigma0_2, low=0)
     check_ols_size(check_int("T0", T0, low=1), d, "T0")
@@ -107,7 +147,11 @@ def generator_ols_test_error(n, *, sigma2, d, T, sigma0_2, T0):
 
 
 def ridge_kappa(phi, lam):
-    """The effective regularisation ``κ`` of isotropic ridge in the proportional limit.
+    r"""The effective regularisation ``κ`` of isotropic ridge in the proportional limit.
+
+    .. math::
+
+       \kappa = \tfrac12\Big[-(1 - \phi - \lambda) + \sqrt{(1 - \phi - \lambda)^2 + 4\lambda}\Big], \qquad \kappa^2 + (1 - \phi - \lambda)\kappa - \lambda = 0, \quad \phi = d/T
 
     ``κ = [−(1 − φ − λ) + sqrt((1 − φ − λ)² + 4λ)] / 2`` (the positive root of
     ``κ² + (1 − φ − λ) κ − λ = 0``); ``φ = d/T``.
@@ -120,7 +164,11 @@ def ridge_kappa(phi, lam):
 
 
 def ridge_limit_terms(lam, *, phi, w0_norm2, sigma2):
-    """Bias, variance and the synthetic-noise factor ``ρ`` of isotropic ridge (proportional limit).
+    r"""Bias, variance and the synthetic-noise factor ``ρ`` of isotropic ridge (proportional limit).
+
+    .. math::
+
+       \text{Bias} = \frac{\kappa^2}{(1+\kappa)^2}\,\frac{\|w_0\|^2}{1 - u}, \qquad \text{Var} = \frac{\sigma^2 u}{1 - u}, \qquad \rho = \frac{1}{(1+\kappa)^2} + \Big(\frac{\kappa}{1+\kappa}\Big)^2 \frac{u}{1 - u}
 
     Returns
     -------
@@ -141,7 +189,11 @@ def ridge_limit_terms(lam, *, phi, w0_norm2, sigma2):
 
 
 def ridge_limit_test_error(n, lam, *, d, T, T0, w0_norm2, sigma2, sigma0_2):
-    """``E_test(n) ≈ Bias + Var + n σ₀² d/(T₀ − d − 1) · ρ`` for ridge ``λ`` on generation ``n``.
+    r"""``E_test(n) ≈ Bias + Var + n σ₀² d/(T₀ − d − 1) · ρ`` for ridge ``λ`` on generation ``n``.
+
+    .. math::
+
+       \mathcal E_{\text{test}}(n) \approx \text{Bias} + \text{Var} + n\,\frac{\sigma_0^2 d}{T_0 - d - 1}\,\rho
 
     ``n`` and ``lam`` broadcast against each other.  Isotropic ``Σ``, ``φ = d/T``; *derived*.
     """
@@ -156,7 +208,11 @@ def ridge_limit_test_error(n, lam, *, d, T, T0, w0_norm2, sigma2, sigma0_2):
 
 
 def ridge_optimal_lambda(n, *, d, T, T0, w0_norm2, sigma2, sigma0_2):
-    """The ``λ > 0`` minimising :func:`ridge_limit_test_error` for generation ``n`` (numerically).
+    r"""The ``λ > 0`` minimising :func:`ridge_limit_test_error` for generation ``n`` (numerically).
+
+    .. math::
+
+       \lambda^*(n) = \arg\min_{\lambda > 0} \mathcal E_{\text{test}}(n; \lambda)
 
     Bounded search over ``λ ∈ [1e-8, 1e6]``.  The optimum grows roughly linearly in ``n``: the
     synthetic noise accumulated over the generations acts like extra label noise (adaptive
@@ -175,8 +231,13 @@ def ridge_optimal_lambda(n, *, d, T, T0, w0_norm2, sigma2, sigma0_2):
 
 
 def overparam_generator_error(n, *, d, T0, sigma0_2, w0_norm2):
-    """Over-parameterised generator (``T₀ < d − 1``, minimum-norm fits, ``Σ = I``); *derived*:
-    ``E‖ŵₙ − w₀‖² = ‖w₀‖² (1 − aⁿ) + σ₀² T₀/(d − T₀ − 1) · (1 − aⁿ)/(1 − a)`` with ``a = T₀/d``."""
+    r"""Over-parameterised generator (``T₀ < d − 1``, minimum-norm fits, ``Σ = I``); *derived*:
+    ``E‖ŵₙ − w₀‖² = ‖w₀‖² (1 − aⁿ) + σ₀² T₀/(d − T₀ − 1) · (1 − aⁿ)/(1 − a)`` with ``a = T₀/d``.
+
+    .. math::
+
+       \mathbb E\|\hat w_n - w_0\|^2 = \|w_0\|^2 (1 - a^n) + \frac{\sigma_0^2 T_0}{d - T_0 - 1}\,\frac{1 - a^n}{1 - a}, \qquad a = T_0/d
+    """
     n_arr = _gen(n)
     d = check_int("d", d, low=1)
     T0 = check_int("T0", T0, low=1)
@@ -197,7 +258,11 @@ def _M(M, low=2):
 
 
 def c4(M):
-    """``c₄(M) = sqrt(2/(M − 1)) Γ(M/2) / Γ((M − 1)/2)``: ``E s = c₄ σ`` for the unbiased ``s²`` of ``M`` normals.
+    r"""``c₄(M) = sqrt(2/(M − 1)) Γ(M/2) / Γ((M − 1)/2)``: ``E s = c₄ σ`` for the unbiased ``s²`` of ``M`` normals.
+
+    .. math::
+
+       c_4(M) = \sqrt{\frac{2}{M - 1}}\;\frac{\Gamma(M/2)}{\Gamma\big((M-1)/2\big)}
 
     >>> round(c4(2), 6)
     0.797885
@@ -212,14 +277,24 @@ def _variance_factor(M, fit):
 
 
 def gaussian_variance_mean(n, M, *, fit="unbiased", sigma0_2=1.0):
-    """Replace: ``E σₙ² = σ₀²`` (unbiased; a martingale) or ``σ₀² ((M − 1)/M)ⁿ`` (MLE)."""
+    r"""Replace: ``E σₙ² = σ₀²`` (unbiased; a martingale) or ``σ₀² ((M − 1)/M)ⁿ`` (MLE).
+
+    .. math::
+
+       \mathbb E\,\sigma_n^2 = \sigma_0^2 \;\text{(unbiased)}, \qquad \mathbb E\,\sigma_n^2 = \sigma_0^2 \Big(\frac{M-1}{M}\Big)^{n} \;\text{(MLE)}
+    """
     n_arr, M = _gen(n), _M(M)
     sigma0_2 = check_real("sigma0_2", sigma0_2, low=0)
     return _out(sigma0_2 * _variance_factor(M, fit) ** n_arr, n)
 
 
 def gaussian_variance_var(n, M, *, fit="unbiased", sigma0_2=1.0):
-    """Replace: ``Var σₙ²``; unbiased ``σ₀⁴ [(1 + 2/(M − 1))ⁿ − 1]``, MLE ``σ₀⁴[((M² − 1)/M²)ⁿ − ((M − 1)/M)²ⁿ]``."""
+    r"""Replace: ``Var σₙ²``; unbiased ``σ₀⁴ [(1 + 2/(M − 1))ⁿ − 1]``, MLE ``σ₀⁴[((M² − 1)/M²)ⁿ − ((M − 1)/M)²ⁿ]``.
+
+    .. math::
+
+       \operatorname{Var}\sigma_n^2 = \sigma_0^4\Big[\Big(1 + \frac{2}{M-1}\Big)^n - 1\Big] \;\text{(unbiased)}, \qquad \sigma_0^4\Big[\Big(\frac{M^2-1}{M^2}\Big)^n - \Big(\frac{M-1}{M}\Big)^{2n}\Big] \;\text{(MLE)}
+    """
     n_arr, M = _gen(n), _M(M)
     sigma0_2 = check_real("sigma0_2", sigma0_2, low=0)
     if check_fit(fit) == 1:
@@ -228,7 +303,12 @@ def gaussian_variance_var(n, M, *, fit="unbiased", sigma0_2=1.0):
 
 
 def gaussian_log_variance_mean(n, M, *, fit="unbiased", sigma0_2=1.0):
-    """Replace: ``E log σₙ² = log σ₀² + n [ψ((M − 1)/2) − log((M − ddof)/2)]`` (≈ ``−n/(M − 1)`` unbiased)."""
+    r"""Replace: ``E log σₙ² = log σ₀² + n [ψ((M − 1)/2) − log((M − ddof)/2)]`` (≈ ``−n/(M − 1)`` unbiased).
+
+    .. math::
+
+       \mathbb E \log \sigma_n^2 = \log \sigma_0^2 + n\Big[\psi\Big(\frac{M-1}{2}\Big) - \log\frac{M - \text{ddof}}{2}\Big] \approx \log\sigma_0^2 - \frac{n}{M-1}
+    """
     n_arr, M = _gen(n), _M(M)
     sigma0_2 = check_real("sigma0_2", sigma0_2, low=0, low_inclusive=False)
     ddof = check_fit(fit)
@@ -237,7 +317,12 @@ def gaussian_log_variance_mean(n, M, *, fit="unbiased", sigma0_2=1.0):
 
 
 def gaussian_sd_mean(n, M, *, fit="unbiased", sigma0_2=1.0):
-    """Replace: ``E σₙ = σ₀ c₄(M)ⁿ`` (unbiased) or ``σ₀ (c₄(M) sqrt((M − 1)/M))ⁿ`` (MLE)."""
+    r"""Replace: ``E σₙ = σ₀ c₄(M)ⁿ`` (unbiased) or ``σ₀ (c₄(M) sqrt((M − 1)/M))ⁿ`` (MLE).
+
+    .. math::
+
+       \mathbb E\,\sigma_n = \sigma_0\, c_4(M)^n \;\text{(unbiased)}, \qquad \sigma_0 \Big(c_4(M)\sqrt{\tfrac{M-1}{M}}\Big)^n \;\text{(MLE)}
+    """
     n_arr, M = _gen(n), _M(M)
     sigma0_2 = check_real("sigma0_2", sigma0_2, low=0)
     step = c4(M) * (1.0 if check_fit(fit) == 1 else math.sqrt((M - 1) / M))
@@ -245,7 +330,11 @@ def gaussian_sd_mean(n, M, *, fit="unbiased", sigma0_2=1.0):
 
 
 def gaussian_accumulate_variance_mean(n, M, *, fit="mle", sigma0_2=1.0):
-    """Accumulate (pooled fit over all ``n·M`` samples so far): ``E σₙ²``.
+    r"""Accumulate (pooled fit over all ``n·M`` samples so far): ``E σₙ²``.
+
+    .. math::
+
+       \mathbb E\,\sigma_n^2 = \sigma_0^2 \prod_{k=1}^{n}\Big(1 - \frac{1}{M k^2}\Big) \;\text{(MLE)}, \qquad \sigma_0^2 \prod_{k=2}^{n}\Big(1 - \frac{1}{k(kM - 1)}\Big) \;\text{(unbiased)}
 
     MLE (reference): ``σ₀² Π_{k=1..n} (1 − 1/(M k²))``.  Unbiased (derived here, same
     argument): ``σ₀² Π_{k=2..n} (1 − 1/(k (kM − 1)))``.
@@ -263,7 +352,11 @@ def gaussian_accumulate_variance_mean(n, M, *, fit="mle", sigma0_2=1.0):
 
 
 def gaussian_accumulate_variance_limit(M, *, fit="mle", sigma0_2=1.0):
-    """``lim E σₙ²`` under accumulate: ``σ₀² sin(π/√M)/(π/√M)`` for MLE (no collapse).
+    r"""``lim E σₙ²`` under accumulate: ``σ₀² sin(π/√M)/(π/√M)`` for MLE (no collapse).
+
+    .. math::
+
+       \lim_{n\to\infty} \mathbb E\,\sigma_n^2 = \sigma_0^2\,\frac{\sin(\pi/\sqrt M)}{\pi/\sqrt M} \;\text{(MLE)}
 
     For the unbiased fit the infinite product is summed numerically (tail bounded by ``1/(M K)``).
     """
@@ -278,7 +371,11 @@ def gaussian_accumulate_variance_limit(M, *, fit="mle", sigma0_2=1.0):
 
 
 def gaussian_mean_sq_error(n, M, *, fit="unbiased", mode="replace", sigma0_2=1.0):
-    """``E (μₙ − μ₀)²``: the mean's random walk.
+    r"""``E (μₙ − μ₀)²``: the mean's random walk.
+
+    .. math::
+
+       \text{replace: } \mathbb E(\mu_n - \mu_0)^2 = \frac1M \sum_{k=0}^{n-1} \mathbb E\,\sigma_k^2, \qquad \text{accumulate: } \frac1M \sum_{k=1}^{n} \frac{\mathbb E\,\sigma_{k-1}^2}{k^2} \le \frac{\pi^2\sigma_0^2}{6M}
 
     Replace: ``(1/M) Σ_{k=0..n−1} E σₖ²`` (``n σ₀²/M`` for the unbiased fit).  Accumulate:
     ``(1/M) Σ_{k=1..n} E σₖ₋₁² / k²`` (``≤ π² σ₀²/(6M)``).  Exact: the steps are uncorrelated.
@@ -295,14 +392,23 @@ def gaussian_mean_sq_error(n, M, *, fit="unbiased", mode="replace", sigma0_2=1.0
 
 
 def gaussian_accumulate_mean_sq_bound(M, *, sigma0_2=1.0):
-    """``π² σ₀² / (6M)``: the bound on ``E (μₙ − μ₀)²`` under accumulate."""
+    r"""``π² σ₀² / (6M)``: the bound on ``E (μₙ − μ₀)²`` under accumulate.
+
+    .. math::
+
+       \mathbb E(\mu_n - \mu_0)^2 \le \frac{\pi^2 \sigma_0^2}{6M}
+    """
     M = _M(M)
     sigma0_2 = check_real("sigma0_2", sigma0_2, low=0)
     return math.pi**2 * sigma0_2 / (6 * M)
 
 
 def gaussian_w2_mean(n, M, *, fit="unbiased", sigma0_2=1.0):
-    """Replace: ``E W₂²(N(μₙ, σₙ²), N(μ₀, σ₀²)) = E(μₙ − μ₀)² + E σₙ² + σ₀² − 2σ₀ E σₙ``.
+    r"""Replace: ``E W₂²(N(μₙ, σₙ²), N(μ₀, σ₀²)) = E(μₙ − μ₀)² + E σₙ² + σ₀² − 2σ₀ E σₙ``.
+
+    .. math::
+
+       \mathbb E\,W_2^2 = \mathbb E(\mu_n - \mu_0)^2 + \mathbb E\,\sigma_n^2 + \sigma_0^2 - 2\sigma_0\,\mathbb E\,\sigma_n = \sigma_0^2\Big[\frac nM + 2\big(1 - c_4(M)^n\big)\Big] \;\text{(unbiased)}
 
     Unbiased: ``σ₀² [n/M + 2(1 − c₄(M)ⁿ)]`` (grows without bound).
     """
@@ -313,7 +419,11 @@ def gaussian_w2_mean(n, M, *, fit="unbiased", sigma0_2=1.0):
 
 
 def gaussian_det_mean(n, M, d, *, fit="unbiased", sigma0_2=1.0):
-    """d-dimensional replace: ``E det Σₙ = det Σ₀ · [Π_{i=1..d} (M − i)/(M − ddof')]ⁿ``.
+    r"""d-dimensional replace: ``E det Σₙ = det Σ₀ · [Π_{i=1..d} (M − i)/(M − ddof')]ⁿ``.
+
+    .. math::
+
+       \mathbb E \det \Sigma_n = \det\Sigma_0 \Big[\prod_{i=1}^{d} \frac{M - i}{M - \text{ddof}'}\Big]^n
 
     ``M − ddof'`` is ``M − 1`` (unbiased, reference) or ``M`` (MLE); ``Σ₀ = σ₀² I``.
     """
@@ -327,7 +437,12 @@ def gaussian_det_mean(n, M, d, *, fit="unbiased", sigma0_2=1.0):
 
 
 def gaussian_logdet_mean(n, M, d, *, fit="unbiased", sigma0_2=1.0):
-    """d-dimensional replace: ``E log det Σₙ = d log σ₀² + n [Σ_{i=1..d} ψ((M − i)/2) + d log 2 − d log(M − ddof)]``."""
+    r"""d-dimensional replace: ``E log det Σₙ = d log σ₀² + n [Σ_{i=1..d} ψ((M − i)/2) + d log 2 − d log(M − ddof)]``.
+
+    .. math::
+
+       \mathbb E \log\det\Sigma_n = d \log \sigma_0^2 + n\Big[\sum_{i=1}^{d} \psi\Big(\frac{M - i}{2}\Big) + d\log 2 - d \log(M - \text{ddof})\Big]
+    """
     n_arr = _gen(n)
     d = check_int("d", d, low=1)
     M = _M(M, low=d + 1)
@@ -361,7 +476,11 @@ def _log_variance_cdf(n, M, ddof):
 
 
 def gaussian_log_variance_cdf(x, n, M, *, fit="unbiased"):
-    """Replace: ``P(log(σₙ²/σ₀²) ≤ x)``, exactly (Gil-Pelaez inversion of the characteristic function).
+    r"""Replace: ``P(log(σₙ²/σ₀²) ≤ x)``, exactly (Gil-Pelaez inversion of the characteristic function).
+
+    .. math::
+
+       P\big(\log(\sigma_n^2/\sigma_0^2) \le x\big), \qquad \varphi_n(t) = \Big[\Big(\frac{2}{M - \text{ddof}}\Big)^{it} \frac{\Gamma\big((M-1)/2 + it\big)}{\Gamma\big((M-1)/2\big)}\Big]^n
 
     ``log(σₙ²/σ₀²)`` is a sum of ``n`` independent ``log(χ²_{M−1}/(M − ddof))`` terms, whose
     characteristic function is ``((2/(M − ddof))^{it} Γ((M − 1)/2 + it)/Γ((M − 1)/2))ⁿ``.
@@ -375,7 +494,12 @@ def gaussian_log_variance_cdf(x, n, M, *, fit="unbiased"):
 
 
 def gaussian_variance_median(n, M, *, fit="unbiased", sigma0_2=1.0):
-    """Replace: the median of ``σₙ²`` (``σ₀²`` at ``n = 0``); far below the mean once ``n ≫ M``."""
+    r"""Replace: the median of ``σₙ²`` (``σ₀²`` at ``n = 0``); far below the mean once ``n ≫ M``.
+
+    .. math::
+
+       \operatorname{median}\sigma_n^2 = \sigma_0^2 \exp(q_n), \qquad P\big(\log(\sigma_n^2/\sigma_0^2) \le q_n\big) = \tfrac12
+    """
     n = check_int("n", n, low=0)
     M = _M(M)
     sigma0_2 = check_real("sigma0_2", sigma0_2, low=0, low_inclusive=False)
@@ -393,21 +517,35 @@ def gaussian_variance_median(n, M, *, fit="unbiased", sigma0_2=1.0):
 
 
 def kde_fixed_point(M, h):
-    """``(M − 1) h²``: where the replace loop's ``E sₙ²`` converges."""
+    r"""``(M − 1) h²``: where the replace loop's ``E sₙ²`` converges.
+
+    .. math::
+
+       s^* = (M - 1)\,h^2
+    """
     M = _M(M)
     h = check_real("h", h, low=0)
     return (M - 1) * h * h
 
 
 def kde_collapse_bandwidth(M, sigma0_2=1.0):
-    """``sqrt(σ₀²/(M − 1))``: smaller bandwidths collapse the replace loop, larger ones inflate it."""
+    r"""``sqrt(σ₀²/(M − 1))``: smaller bandwidths collapse the replace loop, larger ones inflate it.
+
+    .. math::
+
+       h_c = \sqrt{\frac{\sigma_0^2}{M - 1}}
+    """
     M = _M(M)
     sigma0_2 = check_real("sigma0_2", sigma0_2, low=0)
     return math.sqrt(sigma0_2 / (M - 1))
 
 
 def kde_replace_variance(n, M, h, sigma0_2=1.0):
-    """Replace: ``E sₙ²`` from ``E sₙ² = (1 − 1/M)(E sₙ₋₁² + h²)``, ``E s₀² = (1 − 1/M) σ₀²``; *derived*.
+    r"""Replace: ``E sₙ²`` from ``E sₙ² = (1 − 1/M)(E sₙ₋₁² + h²)``, ``E s₀² = (1 − 1/M) σ₀²``; *derived*.
+
+    .. math::
+
+       \mathbb E\,s_n^2 = \Big(1 - \frac1M\Big)\big(\mathbb E\,s_{n-1}^2 + h^2\big) = s^* + a^n (a\sigma_0^2 - s^*), \qquad a = 1 - \frac1M,\; s^* = (M-1)h^2
 
     Closed form ``s* + aⁿ (a σ₀² − s*)`` with ``a = 1 − 1/M`` and ``s* = (M − 1) h²``.
     """
@@ -419,7 +557,11 @@ def kde_replace_variance(n, M, h, sigma0_2=1.0):
 
 
 def kde_accumulate_variance(n, M, h, sigma0_2=1.0):
-    """Accumulate (KDE on all generations so far): ``E sₙ²`` and the pooled ``E Vₙ``; derived here.
+    r"""Accumulate (KDE on all generations so far): ``E sₙ²`` and the pooled ``E Vₙ``; derived here.
+
+    .. math::
+
+       \mathbb E\,s_n^2 = \Big(1 - \frac1M\Big)\big(\mathbb E V_{n-1} + h^2\big), \qquad \mathbb E V_n = \frac{n\,\mathbb E V_{n-1} + (\mathbb E V_{n-1} + h^2)\big(1 - \frac{1}{(n+1)M}\big)}{n + 1}
 
     With ``Vₙ`` the variance (divisor the count) of generations ``0..n``: ``E V₀ = E s₀² = (1 − 1/M)σ₀²``,
     ``E sₙ² = (1 − 1/M)(E Vₙ₋₁ + h²)`` and

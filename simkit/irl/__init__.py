@@ -1,4 +1,9 @@
-"""IRL under a misspecified behavioural model (shared/reference/irl.md).
+"""IRL under a misspecified behavioural model.
+
+Papers: Skalse & Abate, "Misspecification in Inverse Reinforcement Learning" (AAAI 2023) and
+"Quantifying the Sensitivity of Inverse Reinforcement Learning to Misspecification" (ICLR 2024);
+Skalse et al., "STARC: A General Framework for Quantifying Differences Between Reward Functions"
+(ICLR 2024); Gleave et al., "Quantifying Differences in Reward Functions" (EPIC, ICLR 2021).
 
 Random tabular MDPs (:mod:`.mdp`), batched solvers (:mod:`.solvers`; kernels in
 ``simkit.kernels.irl_bellman``), behavioural models (:mod:`.models`), closed-form inverses

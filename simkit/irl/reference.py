@@ -1,7 +1,7 @@
 """Plain per-MDP NumPy solvers: the readable specification, the test oracle and the benchmark baseline.
 
 Each function handles ONE MDP (no batch axis) with straightforward NumPy, exactly as the
-definitions in the reference read.  The batched solvers in :mod:`simkit.irl.solvers` must agree
+definitions read in Skalse & Abate (ICLR 2024) and Skalse et al. (STARC, ICLR 2024).  The batched solvers in :mod:`simkit.irl.solvers` must agree
 with these.
 """
 

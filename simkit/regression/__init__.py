@@ -1,7 +1,7 @@
 """The regression family: ridgeless, sketched and kernel ridge regression beside their theory.
 
-Modules
--------
+.. rubric:: Modules
+
 :mod:`~simkit.regression.theory`
     Theorem 3.2 limits, full-sample limits, exact finite-size Gaussian risks, the optimal sketch
     size m* and the stable risk curve, the correlated-feature fixed point, KRR rate exponents and

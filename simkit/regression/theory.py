@@ -1,9 +1,14 @@
 """Closed-form predictions for sketched ridgeless regression and misspecified kernel ridge regression.
 
-Notation (shared reference, section 1): ``phi = p/n``, ``psi = m/n``, ``t = p/m = phi/psi``,
+From Chen, Zeng, Yang, Sun 2023 ("Sketched Ridgeless Linear Regression: The Role of
+Downsampling", ICML; sketched ridgeless regression) and Zhang, Li, Lu, Lin 2023 ("On the Optimality
+of Misspecified Kernel Ridge Regression", ICML); each formula is written out in its function's
+docstring.
+
+Notation: ``phi = p/n``, ``psi = m/n``, ``t = p/m = phi/psi``,
 ``SNR = alpha/sigma``; ``alpha**2`` is the signal energy ``E||beta||^2`` and ``sigma**2`` the noise
 variance.  Risks are out-of-sample excess risks ``||beta_hat - beta||^2_Sigma`` (units of the
-response squared).  Section 2 (misspecified KRR): eigenvalue decay ``beta`` (``lambda_j ~ j^-beta``),
+response squared).  Misspecified KRR: eigenvalue decay ``beta`` (``lambda_j ~ j^-beta``),
 source smoothness ``s``.
 """
 
@@ -53,7 +58,11 @@ def _check_snr(alpha, sigma):
 
 
 def isotropic_limits(phi, psi, alpha, sigma, sketch="haar"):
-    """Limiting bias and variance of sketched ridgeless regression, isotropic features (Theorem 3.2).
+    r"""Limiting bias and variance of sketched ridgeless regression, isotropic features (Theorem 3.2).
+
+    .. math::
+
+       t = \frac{\phi}{\psi} = \frac pm: \qquad \begin{cases} B = 0,\quad V = \sigma^2 \dfrac{t}{1-t} \;\Big(+\,\sigma^2\dfrac{\phi}{1-\phi}\text{ for an i.i.d. sketch}\Big) & t < 1,\\[1ex] B = \alpha^2\Big(1 - \dfrac1t\Big),\quad V = \dfrac{\sigma^2}{t - 1} & t > 1. \end{cases}
 
     Parameters
     ----------
@@ -102,7 +111,11 @@ def isotropic_limits(phi, psi, alpha, sigma, sketch="haar"):
 
 
 def full_sample_limits(phi, alpha, sigma):
-    """Limiting bias and variance of the full-sample minimum-norm interpolator (double descent).
+    r"""Limiting bias and variance of the full-sample minimum-norm interpolator (double descent).
+
+    .. math::
+
+       R(\phi) = \begin{cases} \sigma^2\dfrac{\phi}{1-\phi} & \phi < 1,\\[1ex] \alpha^2\Big(1 - \dfrac1\phi\Big) + \dfrac{\sigma^2}{\phi - 1} & \phi > 1. \end{cases}
 
     ``sigma**2 phi/(1-phi)`` (no bias) for ``phi < 1``; ``alpha**2 (1 - 1/phi)`` and
     ``sigma**2/(phi - 1)`` for ``phi > 1``.  Shapes as :func:`isotropic_limits` with ``psi = 1``.
@@ -114,7 +127,11 @@ def full_sample_limits(phi, alpha, sigma):
 
 
 def gaussian_finite_risk(m, p, alpha, sigma):
-    """Exact finite-size expected bias and variance with an isotropic Gaussian design.
+    r"""Exact finite-size expected bias and variance with an isotropic Gaussian design.
+
+    .. math::
+
+       \mathbb E R = \begin{cases} \sigma^2 \dfrac{p}{m - p - 1} & p < m - 1,\\[1ex] \alpha^2\Big(1 - \dfrac mp\Big) + \sigma^2\dfrac{m}{p - m - 1} & p > m + 1. \end{cases}
 
     For the full sample (``m = n``) and any sketch with orthonormal rows, ``S X`` is an ``m x p``
     matrix of i.i.d. standard normals, so the inverse-Wishart means give, averaged over ``beta``:
@@ -154,7 +171,11 @@ def gaussian_finite_risk(m, p, alpha, sigma):
 
 
 def optimal_sketch(phi, alpha, sigma, *, small_psi=None):
-    """Optimal sketch ratio ``psi* = m*/n`` and its limiting risk for an orthogonal sketch.
+    r"""Optimal sketch ratio ``psi* = m*/n`` and its limiting risk for an orthogonal sketch.
+
+    .. math::
+
+       \text{SNR} = \alpha/\sigma > 1,\; 1 - \frac{\sigma}{2\alpha} < \phi \le \frac{\alpha}{\alpha - \sigma}: \qquad m^* = \Big(1 - \frac\sigma\alpha\Big)p, \qquad R^* = 2\alpha\sigma - \sigma^2
 
     * SNR > 1 and ``1 - sigma/(2 alpha) < phi <= alpha/(alpha - sigma)``: ``m* = (1 - sigma/alpha) p``,
       risk ``2 alpha sigma - sigma**2``;
@@ -197,7 +218,11 @@ def optimal_sketch(phi, alpha, sigma, *, small_psi=None):
 
 
 def stable_risk(phi, alpha, sigma):
-    """The stable risk curve ``R*(phi)``: limiting risk at the optimal sketch size (no peak at phi = 1).
+    r"""The stable risk curve ``R*(phi)``: limiting risk at the optimal sketch size (no peak at phi = 1).
+
+    .. math::
+
+       R^*(\phi) = \min_{0 < \psi \le 1} \big[B(\phi, \psi) + V(\phi, \psi)\big] \;\le\; \alpha^2
 
     Continuous, non-decreasing in ``phi`` and bounded by ``alpha**2``.
 
@@ -222,7 +247,11 @@ def _spectrum(spectrum, weights):
 
 
 def correlated_c0(t, spectrum, weights=None):
-    """The negative root ``c0`` of ``1 = integral x / (-c0 + x/t) dH(x)`` (Lemma 4.1), for ``t = p/m > 1``.
+    r"""The negative root ``c0`` of ``1 = integral x / (-c0 + x/t) dH(x)`` (Lemma 4.1), for ``t = p/m > 1``.
+
+    .. math::
+
+       1 = \int \frac{x}{-c_0 + x/t}\,dH(x), \qquad c_0 < 0,\quad t = p/m > 1
 
     ``H`` is the discrete distribution putting mass ``weights`` (default uniform) on ``spectrum``.
     The right-hand side decreases from ``t > 1`` (at ``c0 -> 0-``) to 0 (at ``c0 -> -inf``), so the
@@ -261,7 +290,11 @@ def correlated_c0(t, spectrum, weights=None):
 
 
 def correlated_limits(phi, psi, alpha, sigma, spectrum, weights=None, sketch="haar"):
-    """Limiting bias and variance with correlated features ``Sigma`` of spectral distribution ``H``.
+    r"""Limiting bias and variance with correlated features ``Sigma`` of spectral distribution ``H``.
+
+    .. math::
+
+       B = -\alpha^2 c_0, \qquad V = \sigma^2 \frac{I}{1 - I}, \qquad I = \int \frac{x^2\,\psi/\phi}{(c_0 - x\,\psi/\phi)^2}\,dH(x) \qquad (p > m)
 
     ``p > m``: bias ``-alpha**2 c0``, variance ``sigma**2 I/(1 - I)`` with
     ``I = integral x**2 (psi/phi) / (c0 - x psi/phi)**2 dH(x)`` (Theorem 4.2; any sketch).
@@ -300,7 +333,11 @@ def correlated_limits(phi, psi, alpha, sigma, spectrum, weights=None, sketch="ha
 
 
 def optimal_psi_numeric(phi, alpha, sigma, spectrum=(1.0,), weights=None, *, psi_min=1e-3):
-    """Sketch ratio minimising the limiting (orthogonal-sketch) risk, found numerically.
+    r"""Sketch ratio minimising the limiting (orthogonal-sketch) risk, found numerically.
+
+    .. math::
+
+       \psi^* = \arg\min_{\psi_{\min} \le \psi \le 1} \big[B(\phi, \psi) + V(\phi, \psi)\big]
 
     Minimises ``psi -> bias + variance`` of :func:`correlated_limits` over ``[psi_min, 1]``.
     For ``p < m`` (``psi > phi``) the risk ``sigma^2 t/(1 - t)`` decreases in ``psi``, so that side's
@@ -340,7 +377,11 @@ def optimal_psi_numeric(phi, alpha, sigma, spectrum=(1.0,), weights=None, *, psi
 
 
 def krr_rate_exponent(s, beta=2.0):
-    """Exponent of the minimax L2 rate ``n^(-s beta/(s beta + 1))`` of KRR for a source in ``[H]^s``.
+    r"""Exponent of the minimax L2 rate ``n^(-s beta/(s beta + 1))`` of KRR for a source in ``[H]^s``.
+
+    .. math::
+
+       \|\hat f_\lambda - f^*\|_{L^2}^2 \asymp n^{-\frac{s\beta}{s\beta + 1}}, \qquad f^* \in [\mathcal H]^s,\; \lambda_j \asymp j^{-\beta}
 
     Returns the (negative) log-log slope ``-s beta/(s beta + 1)``.
 
@@ -355,7 +396,11 @@ def krr_rate_exponent(s, beta=2.0):
 
 
 def krr_lambda_schedule(n, s, beta=2.0, c=1.0):
-    """Regularisation ``lambda = c n^(-beta/(s beta + 1))`` achieving the optimal KRR rate.
+    r"""Regularisation ``lambda = c n^(-beta/(s beta + 1))`` achieving the optimal KRR rate.
+
+    .. math::
+
+       \lambda_n = c\, n^{-\frac{\beta}{s\beta + 1}}
 
     Parameters
     ----------
@@ -392,7 +437,11 @@ def _sine_series_nonint(a, theta):
 
 
 def sine_series(a, theta):
-    """``sum_{k>=1} k^-a sin(k theta)`` for ``a > 0`` and ``0 < theta <= pi`` (no truncation).
+    r"""``sum_{k>=1} k^-a sin(k theta)`` for ``a > 0`` and ``0 < theta <= pi`` (no truncation).
+
+    .. math::
+
+       S_a(\theta) = \sum_{k \ge 1} k^{-a} \sin(k\theta) = \operatorname{Im} \operatorname{Li}_a(e^{i\theta})
 
     Evaluated through the expansion of the polylogarithm ``Im Li_a(e^{i theta})`` around
     ``theta = 0`` (a geometric series in ``(theta/2 pi)^2``), so singular behaviour
