@@ -328,7 +328,18 @@ def finish_dataset(study: Study, cfg, ds: xr.Dataset, wall_seconds: float, histo
     if theory is not None:
         ds = ds.merge(theory, combine_attrs="override")
         ds.attrs.update({k: v for k, v in theory.attrs.items() if k not in ds.attrs})
-    checks = list(study.checks(ds))
+    try:
+        checks = list(study.checks(ds))
+    except (KeyError, IndexError) as exc:
+        # a --set grid without values the checks compare (e.g. a reference arm left out): say so,
+        # keep the dataset, and do not call it a failure
+        what = exc.args[0] if exc.args else exc
+        checks = [Check(
+            "checks", False, float("nan"), float("nan"),
+            f"the checks compare grid values this run does not have ({type(exc).__name__}: {what}); "
+            "run with the study's grid values to evaluate them", inconclusive=True,
+            claim=f"{study.name}'s checks need the grid values they compare",
+        )]
     ds.attrs["checks"] = checks_to_json(checks)
     ds.attrs["checks_passed"] = int(all(c.outcome == "pass" for c in checks))
     ds.attrs["checks_failed"] = int(sum(c.failed for c in checks))

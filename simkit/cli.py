@@ -235,7 +235,7 @@ def _outcome_summary(checks) -> str:
     counts = {o: sum(c.outcome == o for c in checks) for o in ("pass", "fail", "inconclusive")}
     text = f"{counts['pass']} passed, {counts['fail']} failed, {counts['inconclusive']} inconclusive"
     if counts["inconclusive"]:
-        text += " (inconclusive: too few replications to decide; not a failure)"
+        text += " (inconclusive: the data cannot decide, see the detail under the row; not a failure)"
     return text
 
 
