@@ -18,8 +18,8 @@ def _source_checkout_root():
     ``simkit.kernels`` and ``simkit.studies`` live in the top-level folders ``kernels/`` and
     ``studies/`` (mapped by setuptools ``package-dir``).  Imported from the repository root
     (the current folder first on ``sys.path``), this folder shadows any installed copy and has
-    no such subfolders; adding the root to ``__path__`` finds them there, so the source checkout
-    behaves like the installed package whichever way it was installed.
+    no such subfolders; :class:`_MappedSubpackages` then finds those two there, so the source
+    checkout behaves like the installed package whichever way it was installed.
     """
     here = _os.path.dirname(_os.path.abspath(__file__))
     root = _os.path.dirname(here)
@@ -31,8 +31,30 @@ def _source_checkout_root():
     return None
 
 
-if (_root := _source_checkout_root()) is not None and _root not in __path__:
-    __path__.append(_root)
+class _MappedSubpackages:
+    """A meta-path finder for exactly ``simkit.kernels`` and ``simkit.studies`` in a checkout."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def find_spec(self, fullname, path=None, target=None):
+        sub = {f"{__name__}.kernels": "kernels", f"{__name__}.studies": "studies"}.get(fullname)
+        if sub is None:
+            return None
+        import importlib.util
+
+        folder = _os.path.join(self.root, sub)
+        return importlib.util.spec_from_file_location(
+            fullname, _os.path.join(folder, "__init__.py"), submodule_search_locations=[folder]
+        )
+
+
+if (_root := _source_checkout_root()) is not None:
+    import sys as _sys
+
+    if not any(isinstance(f, _MappedSubpackages) for f in _sys.meta_path):
+        _sys.meta_path.insert(0, _MappedSubpackages(_root))
+
 
 from .errors import (  # noqa: E402
     BackendError,

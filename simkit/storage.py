@@ -21,8 +21,13 @@ from .errors import OutputError
 
 __all__ = [
     "write_dataset", "read_dataset", "provenance", "netcdf_attrs", "ensure_writable", "publish",
-    "remove_stale_temporaries",
+    "remove_stale_temporaries", "VOLATILE_ATTRS",
 ]
+
+
+#: Attributes that describe when and how a run happened, not its numbers: two runs of the same
+#: configuration differ only in these (compare datasets without them).
+VOLATILE_ATTRS = ("wall_seconds", "created", "history")
 
 
 def netcdf_attrs(attrs: dict) -> dict:

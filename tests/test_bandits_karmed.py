@@ -56,6 +56,7 @@ class TestHandComputedDecisions:
         for mean, count, level in [(0.3, 5.0, math.log(20)), (0.0, 3.0, 1.0), (0.9, 50.0, 2.0)]:
             q = ref.klucb_bernoulli_index(mean, count, level)
             exact = optimize.brentq(lambda x: count * ref.kl_bernoulli(mean, x) - level, max(mean, 1e-12), 1 - 1e-12)
+            # brentq's xtol (2e-12) plus the index's stopping excess (1e-12) over the slope count·kl' ≥ 1
             assert q == pytest.approx(exact, abs=1e-9)
 
     def test_kernel_klucb_index_matches_reference(self):

@@ -48,6 +48,9 @@ def shaped(r, phi, gamma):
 def test_starc_is_zero_under_shaping_redistribution_and_scaling(problem, scale):
     mdp, phi, delta, gamma = problem
     other = scale * (shaped(mdp.reward, phi, gamma) + delta)
+    # STARC is ½‖s(R₁) − s(R₂)‖ computed directly, so its floor is linear in rounding: ε times the
+    # conditioning of the canonicalisation (≲ 2/(1 − γ) = 40, squared for "minimal"'s normal
+    # equations) times ‖R₂‖/‖c(R₂)‖ (φ, δ are 3× the reward): ≲ 1e-10; ≤ 1e-13 over 2500 draws
     for c in CANON:
         assert starc_distance(mdp.reward, other, mdp.transitions, gamma, c) <= 1e-7
 
@@ -103,7 +106,11 @@ def test_minimal_canonical_is_the_least_norm_member_of_the_class(problem):
 @given(problems(), st.floats(0.01, 100.0))
 def test_epic_ignores_shaping_and_scaling(problem, scale):
     mdp, phi, delta, gamma = problem
+    # EPIC is sqrt((1 − ρ)/2): a rounding error δ in ρ = 1 becomes sqrt(δ/2) in the distance (sqrt(ε) =
+    # 1.5e-8 is seen).  ρ is a correlation over N = S·A·S ≤ 75 entries (a dot product and two norms),
+    # δ ≲ 3 N ε ≈ 5e-14, so the floor is ≲ 1.6e-7; 1e-6 is sqrt(δ/2) for δ = 2e-12 ≈ 10⁴ ε.
     assert epic_distance(mdp.reward, scale * shaped(mdp.reward, phi, gamma), mdp.transitions, gamma) <= 1e-6
+    # ρ = −1: d = sqrt((1 − ρ)/2) has slope 1/4 there, no amplification
     assert abs(epic_distance(mdp.reward, -mdp.reward, mdp.transitions, gamma) - 1.0) <= 1e-7
 
 

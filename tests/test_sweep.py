@@ -15,7 +15,7 @@ from simkit.registry import get_study
 from simkit.storage import read_dataset
 from simkit.sweep import config_key, plan_units
 
-VOLATILE = ("wall_seconds", "created")
+from simkit.storage import VOLATILE_ATTRS as VOLATILE  # noqa: E402
 
 
 def _data(ds):
