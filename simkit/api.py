@@ -122,6 +122,10 @@ def run_study(
         target = Path(out) / study.name
         created = not target.exists()
         folder = ensure_writable(target)
+        for suffix in (".nc", ".png", ".pdf") if plot else (".nc",):
+            if (folder / f"{study.name}{suffix}").is_dir():
+                _remove_if_empty(folder if created else None)
+                raise OutputError(f"cannot write {folder / (study.name + suffix)}: a folder of that name is in the way")
     checkpoints = None if folder is None else folder / ".checkpoints"
     try:
         with contextlib.ExitStack() as stack:
@@ -177,7 +181,7 @@ def check_memory(study: Study, cfg) -> None:
     the run needs about twice that times the cell-replications (the units and the combined
     dataset).  Raises :class:`~simkit.errors.ParameterError` naming ``reps`` and the estimate.
     """
-    from .sweep import run_unit
+    from .rng import rep_states
 
     cells = cfg.cells()
     total = cfg.reps * len(cells)
@@ -188,7 +192,8 @@ def check_memory(study: Study, cfg) -> None:
         return
     per_rep = 0.0
     for i in sorted({0, len(cells) - 1}):
-        ds = run_unit(cfg.study, cfg.settings, cells[i], cfg.seed, 0, 1, cfg.backend)
+        outer = {k: v for k, v in cells[i].items() if k not in study.inner}
+        ds = study.simulate({**cfg.settings, **cells[i]}, rep_states(cfg.seed, study.name, outer, 1), cfg.backend)
         per_rep = max(per_rep, float(ds.nbytes))
     need = 2.0 * per_rep * total
     if need > 0.8 * available:
@@ -210,7 +215,15 @@ def _write_outputs(study: Study, ds: xr.Dataset, folder: Path, plot: bool, store
     """Write ``STUDY.nc`` and the figure; a full disk is one line, and no partial file is left."""
     from .plotting import save_figure
 
-    fig = study.plot(ds) if plot else None
+    fig = None
+    if plot:
+        try:
+            fig = study.plot(ds)
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+            raise OutputError(
+                f"the {study.name} figure could not be drawn from these results ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); the finished units stay checkpointed"
+            ) from None
     saved = summarize_dataset(ds, study.rep_dim) if store == "summary" else ds
     paths = [write_dataset(saved, folder / f"{study.name}.nc")]
     if fig is not None:

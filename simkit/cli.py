@@ -132,26 +132,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C (checkpoints kept, temporaries removed)."""
-
-
 def _on_sigterm(signum, frame):
-    raise _Terminated()
+    from . import interrupts
+
+    interrupts.request("term")
+    raise interrupts.Terminated()
+
+
+def _on_sigint(signum, frame):
+    from . import interrupts
+
+    interrupts.request("int")
+    raise KeyboardInterrupt()
 
 
 def main(argv=None) -> int:
     """Entry point of the ``simkit`` console script."""
     import signal
 
+    from . import interrupts
+
     args = build_parser().parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    interrupts.clear()
+    try:
+        previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_sigterm),
+                    signal.SIGINT: signal.signal(signal.SIGINT, _on_sigint)}
+    except ValueError:  # not the main thread (an embedding application): keep its handlers
+        previous = {}
     try:
         return _COMMANDS[args.command](args)
     except SimkitError as exc:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except KeyboardInterrupt as exc:
-        status = 143 if isinstance(exc, _Terminated) else 130
+        status = 143 if isinstance(exc, interrupts.Terminated) or interrupts.requested() == "term" else 130
         with contextlib.suppress(Exception):
             sys.stderr.write(
                 f"simkit: {'terminated' if status == 143 else 'interrupted'}; finished units are checkpointed: "
@@ -165,7 +178,8 @@ def main(argv=None) -> int:
             os.dup2(devnull, sys.stdout.fileno())
         return 141
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _cmd_list(args) -> int:
@@ -278,6 +292,13 @@ def _cmd_plot(args) -> int:
                           f"(known: {', '.join(study_names())})") from None
     if ds.attrs.get("store") == "summary":
         raise OutputError(f"{args.file}: keeps only summaries (--store summary); redraw from a run with --store full")
+    try:
+        theory = study.theory(ds)
+        expected = [] if theory is None else [n for n in theory.data_vars if n not in ds.data_vars]
+    except (KeyError, ValueError, TypeError, IndexError):
+        expected = []  # the data variables themselves are missing: reported below
+    if expected:
+        raise OutputError(f"{args.file}: lacks the theory variable(s) {', '.join(expected)} of {study.name}")
     sim = [n for n, v in ds.data_vars.items() if study.rep_dim in v.dims]
     if sim and all(bool(ds[n].isnull().all()) for n in sim):
         raise OutputError(f"{args.file}: every simulated value is NaN ({', '.join(sim)}): nothing to plot")
@@ -294,7 +315,11 @@ def _cmd_plot(args) -> int:
     except (ValueError, TypeError, IndexError) as exc:
         raise OutputError(f"{args.file}: does not hold what the {study.name} figure needs "
                           f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
-    paths = save_figure(fig, folder / Path(args.file).stem)
+    try:
+        paths = save_figure(fig, folder / Path(args.file).stem)
+    except OSError as exc:
+        raise OutputError(f"cannot write the figure in {folder}: {exc.strerror or type(exc).__name__} "
+                          "(the partial file was removed)") from None
     for path in paths:
         print(f"wrote {path}")
     return 0

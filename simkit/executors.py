@@ -100,10 +100,16 @@ class ProcessExecutor:
     def imap(self, func, args_list):
         from concurrent.futures.process import BrokenProcessPool
 
+        from . import interrupts
+
         futures = {self._pool.submit(func, *args): i for i, args in enumerate(args_list)}
+        pending = set(futures)
         try:
-            for fut in cf.as_completed(futures):
-                yield futures[fut], fut.result()
+            while pending:
+                done, pending = cf.wait(pending, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    yield futures[fut], fut.result()
+                interrupts.check()
         except BrokenProcessPool:
             raise ExecutorError("a worker process died (killed, or out of memory)") from None
 
@@ -142,6 +148,7 @@ class DaskExecutor:
             from distributed import Client, LocalCluster
         except ImportError:
             raise ExecutorError("--dask needs dask.distributed: pip install 'simkit[cluster]'") from None
+        self._quiet_logs()
         if self.address == "local":
             import logging
 
@@ -166,17 +173,38 @@ class DaskExecutor:
             if self._client is not None:
                 if exc_type is not None:
                     self._client.cancel(list(self._client.futures.values()) if hasattr(self._client, "futures") else [])
-                self._client.close(timeout=5)
+                self._client.close(timeout=2 if exc_type is not None else 5)
         with contextlib.suppress(Exception):
             if self._cluster is not None:
                 self._cluster.close(timeout=10)
+        self._restore_logs()
         return False
 
+    def _quiet_logs(self):
+        # distributed logs lost workers and broken connections with tracebacks, which would
+        # break the one-line rule: simkit reports those itself (ExecutorError)
+        import logging
+
+        names = ["distributed"] + [n for n in logging.root.manager.loggerDict if n.startswith("distributed.")]
+        self._log_levels = {n: logging.getLogger(n).level for n in names}
+        for n in names:
+            logging.getLogger(n).setLevel(logging.CRITICAL + 1)
+
+    def _restore_logs(self):
+        import logging
+
+        for n, level in getattr(self, "_log_levels", {}).items():
+            logging.getLogger(n).setLevel(level)
+
     def imap(self, func, args_list):
+        import asyncio
         import time
 
         from distributed import wait
 
+        from . import interrupts
+
+        lost_scheduler = (asyncio.CancelledError, cf.CancelledError)
         futures = [self._client.submit(func, *args, pure=False) for args in args_list]
         index = {f.key: i for i, f in enumerate(futures)}
         pending = set(futures)
@@ -186,11 +214,23 @@ class DaskExecutor:
                 done, pending = wait(pending, timeout=1.0, return_when="FIRST_COMPLETED")
             except TimeoutError:
                 done = set()
+            except lost_scheduler:
+                raise ExecutorError("lost the Dask scheduler") from None
             except Exception as exc:  # the connection to the scheduler broke
                 raise ExecutorError(f"lost the Dask scheduler ({type(exc).__name__})") from None
+            yielded = False
             for fut in done:
-                yield index[fut.key], fut.result()
-            if done or not pending:
+                try:
+                    result = fut.result(timeout=2.0)
+                except TimeoutError:
+                    pending.add(fut)  # its worker died before the result came back: recomputed
+                    continue
+                except lost_scheduler:
+                    raise ExecutorError("lost the Dask scheduler") from None
+                yielded = True
+                yield index[fut.key], result
+            interrupts.check()
+            if yielded:
                 lost_since = None
                 continue
             status = getattr(self._client, "status", "running")

@@ -56,9 +56,12 @@ def hold(folder):
             break
         os.close(fd)
     try:
-        os.ftruncate(fd, 0)
-        command = " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:200] if sys.argv else "python"
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} ({command})".encode())
+        try:
+            os.ftruncate(fd, 0)
+            command = " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:200] if sys.argv else "python"
+            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} ({command})".encode())
+        except OSError as exc:
+            raise OutputError(f"cannot write the lock file {path}: {exc.strerror or type(exc).__name__}") from None
         yield path
     finally:
         with contextlib.suppress(OSError):

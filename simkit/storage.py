@@ -40,6 +40,8 @@ def netcdf_attrs(attrs: dict) -> dict:
             out[key] = "none"
         elif isinstance(value, (dict, list, tuple)):
             out[key] = json.dumps(value, default=str)
+        elif isinstance(value, (int, np.integer)) and not -(2**63) <= int(value) < 2**63:
+            out[key] = str(int(value))  # NetCDF integers are 64-bit: a larger seed is kept exactly as text
         elif isinstance(value, np.generic):
             out[key] = value.item()
         else:
@@ -75,8 +77,12 @@ def ensure_writable(folder) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".simkit-probe-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
+        try:
+            os.write(fd, b"\0" * 4096)  # a full disk shows here, before any work is done
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise OutputError(f"--out {folder}: cannot write there ({reason})") from None
