@@ -594,13 +594,15 @@ def test_dask_lost_worker_is_retried_and_losing_all_ends_in_bounded_time(tmp_pat
         b.kill()
         b.wait()
         lost = time.time()
-        _, err = proc.communicate(timeout=3 + 25)
+        _, err = proc.communicate(timeout=3 + 120)
         elapsed = time.time() - lost
     finally:
         _kill(proc)
     assert proc.returncode == 2, err
     _assert_one_line_error(err, r"lost every Dask worker .*SIMKIT_DASK_TIMEOUT.*resume")
-    assert elapsed < 3 + 15, f"took {elapsed:.1f} s with SIMKIT_DASK_TIMEOUT=3"
+    # a liveness bound, not a speed test: the timeout, then closing the client (≤ 2 s) and the
+    # cluster (≤ 10 s) and the interpreter's exit, with room for a loaded machine
+    assert elapsed < 3 + 90, f"took {elapsed:.1f} s with SIMKIT_DASK_TIMEOUT=3"
     kept = len(_checkpoint_files(out))
     assert kept >= before + 3
     dask_cluster.worker()
@@ -624,13 +626,15 @@ def test_dask_lost_scheduler_ends_in_bounded_time(tmp_path, dask_cluster):
         dask_cluster.scheduler.kill()
         dask_cluster.scheduler.wait()
         lost = time.time()
-        _, err = proc.communicate(timeout=3 + 25)
+        _, err = proc.communicate(timeout=3 + 120)
         elapsed = time.time() - lost
     finally:
         _kill(proc)
     assert proc.returncode == 2, err
     _assert_one_line_error(err, r"lost the Dask scheduler")
-    assert elapsed < 3 + 15, f"took {elapsed:.1f} s with SIMKIT_DASK_TIMEOUT=3"
+    # a liveness bound, not a speed test: the timeout, then closing the client (≤ 2 s) and the
+    # cluster (≤ 10 s) and the interpreter's exit, with room for a loaded machine
+    assert elapsed < 3 + 90, f"took {elapsed:.1f} s with SIMKIT_DASK_TIMEOUT=3"
     assert len(_checkpoint_files(out)) >= 2
 
 
@@ -728,7 +732,7 @@ def test_bad_input_is_refused_up_front(capsys, tmp_path, monkeypatch, no_compute
     assert status == 2, err
     _assert_one_line_error(err, pattern)
     assert _paths(out) <= before, f"left behind: {sorted(map(str, _paths(out) - before))}"
-    assert time.time() - start < 20
+    assert time.time() - start < 60  # refused before any work: far below a run's time even when loaded
 
 
 API_BAD = [
@@ -870,7 +874,7 @@ def test_second_run_into_the_same_folder_fails_at_once(capsys, tmp_path, referen
         for extra in ([], ["--seed", "1"], ["--fresh"]):
             start = time.time()
             status, _, err = _call(capsys, *_run_args(out, 0.2, *extra))
-            assert time.time() - start < 5
+            assert time.time() - start < 30  # refused at once, not after waiting for the first run
             assert status == 2, err
             _assert_one_line_error(err, rf"in use by pid {first.pid}\b")
         stdout, err = first.communicate(timeout=120)
@@ -954,7 +958,9 @@ def test_signal_ends_the_run_quickly_with_a_resume_hint(tmp_path, sig, status, e
     finally:
         _kill(proc)
     assert proc.returncode == status, err
-    assert elapsed < 5, f"took {elapsed:.1f} s to stop"
+    # a liveness bound (the issue measured 21-42 s while queued units kept running), with room
+    # for a loaded machine; not a speed test
+    assert elapsed < 20, f"took {elapsed:.1f} s to stop"
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "resume" in lines[0], err
