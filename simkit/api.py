@@ -21,8 +21,8 @@ from .backends import gpu_name, resolve_backend
 from .checks import checks_to_json
 from .errors import BackendError, OutputError, ParameterError, ParameterTypeError, SimkitError
 from .executors import make_executor
-from .registry import get_study
 from .locking import FolderBusyError, hold
+from .registry import get_study
 from .storage import ensure_writable, provenance, remove_stale_temporaries, write_dataset
 from .study import Check, Study
 from .sweep import config_key, evaluate

@@ -8,6 +8,7 @@ result size per replication, and extrapolates to the whole run.
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 import time
@@ -170,12 +171,8 @@ def plan(study: Study, cfg: RunConfig, out, workers: int = 1) -> str:
 def describe(study: Study, width: int = 100) -> str:
     """The text of ``simkit describe STUDY``."""
     refs = references(study)
-    cells_full = 1
-    for k, v in study.grid.items():
-        cells_full *= len(v)
-    cells_quick = 1
-    for k, v in study.quick_grid.items():
-        cells_quick *= len(v)
+    cells_full = math.prod(len(v) for v in study.grid.values())
+    cells_quick = math.prod(len(v) for v in study.quick_grid.values())
     wrap = lambda text, indent="  ": "\n".join(  # noqa: E731
         textwrap.fill(par, width, initial_indent=indent, subsequent_indent=indent) for par in text.split("\n") if par.strip()
     )

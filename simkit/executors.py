@@ -40,7 +40,6 @@ class SerialExecutor:
 
 def _worker_init(threads: int, parent: int) -> None:
     """Set up a pool worker: its thread budget, no Ctrl-C of its own, and death with its parent."""
-    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends the pool

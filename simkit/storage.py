@@ -215,5 +215,5 @@ def provenance(*, study, paper, seed, backend, reps, wall_seconds, device) -> di
         "python_version": platform.python_version(),
         "device": device,
         "wall_seconds": float(wall_seconds),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }

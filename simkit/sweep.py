@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .rng import rep_states, stable_key
 from .errors import OutputError
 from .executors import ExecutorError
+from .rng import rep_states, stable_key
 from .storage import remove_stale_temporaries, write_dataset
 from .study import RunConfig, Study
 
