@@ -201,6 +201,20 @@ class TestSkewCorrectedChecks:
         assert self._fails(data, 1.3) == 3  # 30% too high
         assert self._fails(data, 0.75) == 3  # 25% too low
 
+    def test_too_few_replications_for_a_skewed_statistic_is_inconclusive(self):
+        from simkit import checks as ck
+
+        # a lognormal statistic (skewness 6.2) at 30 replications; this sample's own skewness is
+        # 1.6, so Cochran's rule 25γ² asks for ≈ 65 replications
+        data = np.random.default_rng(11).lognormal(0.0, 1.0, (1, 30))
+        sim = xr.DataArray(data, dims=("point", "rep"))
+        theory = float(sim.mean()) + 8 * float(sim.std()) / np.sqrt(30)  # the sample mean far below it
+        low = ck.within_mc_error("x", sim, xr.DataArray([theory], dims="point"), rel=0.0, z=4.0)
+        assert low.outcome == "inconclusive" and "Cochran" in low.detail
+        # a mean far above its theory is a deviation toward the long tail: evidence at any count
+        high = ck.within_mc_error("x", sim, xr.DataArray([0.2], dims="point"), rel=0.0, z=4.0)
+        assert high.outcome == "fail"
+
     def test_symmetric_statistics_are_unchanged(self):
         from simkit import checks as ck
 
