@@ -17,3 +17,13 @@ def test_reproduce_quick_passes_every_check(cli, tmp_path):
     for name in names:
         assert (tmp_path / name / f"{name}.nc").exists(), name
         assert (tmp_path / name / f"{name}.png").exists(), name
+    # no dimension may be named like a keyword of Dataset.sel (ds.sel(method=...) would silently
+    # mean inexact matching instead of a selection)
+    import inspect
+
+    import xarray as xr
+
+    keywords = set(inspect.signature(xr.Dataset.sel).parameters) - {"indexers_kwargs"}
+    for name in names:
+        with xr.open_dataset(tmp_path / name / f"{name}.nc", engine="h5netcdf") as ds:
+            assert not keywords & set(ds.dims), (name, keywords & set(ds.dims))
