@@ -267,8 +267,9 @@ def summarize_dataset(ds: xr.Dataset, dim: str = "rep") -> xr.Dataset:
 def _api_call(study: Study, cfg) -> str:
     import sys
 
-    argv0 = os.path.basename(sys.argv[0]) if sys.argv else ""
-    if argv0 in ("simkit", "__main__.py") and len(sys.argv) > 1:
+    argv0 = sys.argv[0] if sys.argv else ""
+    cli = os.path.basename(argv0) == "simkit" or argv0.endswith(os.path.join("simkit", "__main__.py"))
+    if cli and len(sys.argv) > 1:
         return " ".join(["simkit", *sys.argv[1:]])
     return (f"simkit.run_study({study.name!r}, reps={cfg.reps}, seed={cfg.seed}, backend={cfg.backend!r}, "
             f"grid={ {k: list(v) for k, v in cfg.grid.items()} })")

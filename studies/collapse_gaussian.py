@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from matplotlib.lines import Line2D
 
 from simkit import checks as ck
 from simkit import plotting
@@ -110,7 +111,8 @@ def _median_check(ds):
     value = float(ratio.max())
     return ck.condition("median σₙ² (replace) follows theory", value <= 1, value, 1.0,
                         f"share of σₙ² below the theoretical median, worst of {npoints} points at {where}: "
-                        f"{float(below[worst]):.3f} vs 0.5 (z={z:.2f})")
+                        f"{float(below[worst]):.3f} vs 0.5 (z={z:.2f})",
+                        claim='under replace, the share of runs whose σₙ² lies below the theoretical median is 1/2 within binomial error (z from the number of points) at every generation', statistic='worst |share below − 1/2| / (z·0.5/√R)', direction='<=')
 
 
 def checks(ds):
@@ -120,66 +122,101 @@ def checks(ds):
     out = []
     if rep is not None:
         out.append(ck.within_mc_error("E log σₙ² (replace) falls like n[ψ((M−1)/2) − log((M−ddof)/2)]",
-                                      np.log(rep["variance"]), rep["log_variance_theory"], rel=0.0, abs_tol=1e-9))
+                                      np.log(rep["variance"]), rep["log_variance_theory"], rel=0.0, abs_tol=1e-9,
+                                      claim='under replace, E log σₙ² falls linearly in n, as n[ψ((M−1)/2) − log((M−ddof)/2)] ≈ −n/(M−1), within Monte Carlo error'))
         out.append(ck.within_mc_error("E σₙ (replace, n ≤ M) = σ₀ c₄(M)ⁿ (× sqrt((M−1)/M)ⁿ for MLE)",
-                                      np.sqrt(rep["variance"]), _early(ds, rep["sd_theory"], 1.0), rel=0.0, abs_tol=1e-12))
+                                      np.sqrt(rep["variance"]), _early(ds, rep["sd_theory"], 1.0), rel=0.0, abs_tol=1e-12,
+                                      claim='under replace, E σₙ = σ₀ c₄(M)ⁿ (times √((M−1)/M)ⁿ for MLE fits) within Monte Carlo error for n ≤ M'))
         out.append(_median_check(ds))
         out.append(ck.within_mc_error("E σₙ² (replace, n ≤ M/2): σ₀² unbiased, σ₀²((M−1)/M)ⁿ MLE",
-                                      rep["variance"], _early(ds, rep["variance_theory"]), rel=0.0, abs_tol=1e-12))
+                                      rep["variance"], _early(ds, rep["variance_theory"]), rel=0.0, abs_tol=1e-12,
+                                      claim='under replace, E σₙ² stays σ₀² for unbiased fits and shrinks as σ₀²((M−1)/M)ⁿ for MLE fits, within Monte Carlo error for n ≤ M/2'))
         out.append(ck.within_mc_error("E (μₙ − μ₀)² (replace, n ≤ M/2)",
                                       (rep["mean"] - float(ds.attrs["mu0"])) ** 2, _early(ds, rep["mean_sq_theory"]),
-                                      rel=0.0, abs_tol=1e-12))
+                                      rel=0.0, abs_tol=1e-12,
+                                      claim='under replace, the squared error of the fitted mean follows its formula within Monte Carlo error for n ≤ M/2'))
         out.append(ck.within_mc_error("E W₂² (replace, n ≤ M/2) = σ₀²[n/M + 2(1 − c₄ⁿ)] (unbiased)",
-                                      rep["w2"], _early(ds, rep["w2_theory"]), rel=0.0, abs_tol=1e-12))
+                                      rep["w2"], _early(ds, rep["w2_theory"]), rel=0.0, abs_tol=1e-12,
+                                      claim='under replace, E W₂² to the truth follows σ₀²[n/M + 2(1 − c₄ⁿ)] (unbiased fits) within Monte Carlo error for n ≤ M/2'))
     if acc is not None:
         out.append(ck.within_mc_error("E σₙ² (accumulate) → σ₀² sin(π/√M)/(π/√M) (MLE): no collapse",
-                                      acc["variance"], acc["variance_theory"], rel=0.0, abs_tol=1e-12))
+                                      acc["variance"], acc["variance_theory"], rel=0.0, abs_tol=1e-12,
+                                      claim='under accumulate, E σₙ² converges to σ₀² sin(π/√M)/(π/√M) (MLE) and follows its formula within Monte Carlo error: no collapse'))
         out.append(ck.within_mc_error("E (μₙ − μ₀)² (accumulate) = Σ E σₖ₋₁²/(M k²) ≤ π²σ₀²/(6M)",
                                       (acc["mean"] - float(ds.attrs["mu0"])) ** 2, acc["mean_sq_theory"],
-                                      rel=0.0, abs_tol=1e-12))
+                                      rel=0.0, abs_tol=1e-12,
+                                      claim='under accumulate, E(μₙ − μ₀)² = Σ E σₖ₋₁²/(M k²), bounded by π²σ₀²/(6M), within Monte Carlo error'))
     return out
 
 
+_PANELS = (
+    ("replace", "log_variance", "replace: $E\\,\\log\\sigma_n^2$", False),
+    ("replace", "sd", "replace: $E\\,\\sigma_n$", True),
+    ("replace", "w2", "replace: $E\\,W_2^2$", True),
+    ("both", "variance_median", "median $\\sigma_n^2$", True),
+    ("accumulate", "variance", "accumulate: $E\\,\\sigma_n^2$", False),
+    ("both", "mean_sq", "$E\\,(\\mu_n - \\mu_0)^2$", True),
+)
+
+
+def _sim(sel, name, mu0):
+    v = sel["variance"]
+    return {"log_variance": np.log(v), "sd": np.sqrt(v), "w2": sel["w2"], "variance": v,
+            "variance_median": v, "mean_sq": (sel["mean"] - mu0) ** 2}[name]
+
+
 def plot(ds):
-    """Rows: fit; columns: E log σₙ² (replace), E σₙ² (accumulate), median σₙ² (both modes)."""
+    """Rows: fit; columns: E log σₙ², E σₙ, E W₂² (replace), median σₙ², E σₙ² (accumulate), E (μₙ − μ₀)²."""
     fits = list(ds["fit"].values)
-    fig, axes = plotting.figure(len(fits), 3, width=3.4, height=2.7,
+    modes = list(ds["mode"].values)
+    fig, axes = plotting.figure(len(fits), len(_PANELS), width=2.6, height=2.35,
                                 title="Refitting a Gaussian to its own samples: replace collapses, accumulate does not")
     sel = ds.where(ds["generation"] >= 1, drop=True)
     n = sel["generation"].values
+    mu0 = float(ds.attrs["mu0"])
+    styles = {"replace": "-", "accumulate": ":"}
     for i, fit in enumerate(fits):
-        for k, M in enumerate(ds["M"].values):
-            color = plotting.COLORS[k % len(plotting.COLORS)]
-            label = f"M = {int(M)}"
-            if "replace" in ds["mode"].values:
-                r = sel.sel(fit=fit, mode="replace", M=M)
-                plotting.band(axes[i, 0], n, np.log(r["variance"]), color=color, label=label)
-                plotting.theory_line(axes[i, 0], n, r["log_variance_theory"].values, color=color)
-                axes[i, 2].plot(n, r["variance"].median("rep"), color=color, label=f"replace, {label}")
-                plotting.theory_line(axes[i, 2], n, r["variance_median_theory"].values, color=color)
-            if "accumulate" in ds["mode"].values:
-                a = sel.sel(fit=fit, mode="accumulate", M=M)
-                plotting.band(axes[i, 1], n, a["variance"], color=color, label=label)
-                plotting.theory_line(axes[i, 1], n, a["variance_theory"].values, color=color)
-                limit = th.gaussian_accumulate_variance_limit(int(M), fit=fit, sigma0_2=float(ds.attrs["sigma0_2"]))
-                axes[i, 1].axhline(limit, color=color, linestyle=":", linewidth=1)
-                axes[i, 2].plot(n, a["variance"].median("rep"), color=color, linestyle=":", label=f"accumulate, {label}")
-        axes[i, 0].set_title(f"{fit}, replace: E log σₙ²")
-        axes[i, 1].set_title(f"{fit}, accumulate: E σₙ² (dotted: limit)")
-        axes[i, 2].set_title(f"{fit}: median σₙ²")
-        axes[i, 2].set_yscale("log")
-        for ax in axes[i]:
+        for col, (where, name, title, logy) in enumerate(_PANELS):
+            ax = axes[i, col]
+            for mode in (modes if where == "both" else [where]):
+                if mode not in modes:
+                    continue
+                for k, M in enumerate(ds["M"].values):
+                    color = plotting.COLORS[k % len(plotting.COLORS)]
+                    cell = sel.sel(fit=fit, mode=mode, M=M)
+                    sim = _sim(cell, name, mu0)
+                    if name == "variance_median":
+                        (line,) = ax.plot(n, sim.median("rep"), color=color, linestyle=styles[mode], zorder=plotting.SIM_Z,
+                                          label=f"$M$ = {int(M)}")
+                        line.set_gid("sim:variance")
+                    else:
+                        plotting.band(ax, n, sim, color=color, linestyle=styles[mode], label=f"$M$ = {int(M)}",
+                                      var="variance" if name != "w2" else "w2")
+                    y = cell[f"{name}_theory"].values
+                    if np.isfinite(y).any():
+                        plotting.theory_line(ax, n, y, color=color, var=f"{name}_theory")
+                    if name == "variance" and mode == "accumulate":
+                        limit = th.gaussian_accumulate_variance_limit(int(M), fit=fit, sigma0_2=float(ds.attrs["sigma0_2"]))
+                        plotting.theory_hline(ax, limit, color=color, linewidth=0.9, linestyle="-.", var="variance_theory")
+            ax.set_title(f"{fit}, {title}" if col == 0 else title)
             ax.set_xscale("log")
-            ax.set_xlabel("generation n")
-    axes[0, 0].legend(loc="lower left")
-    axes[0, 2].legend(loc="lower left", fontsize=6)
+            if logy:
+                ax.set_yscale("log")
+            ax.set_xlabel("generation $n$")
+    handles = [Line2D([], [], color=plotting.COLORS[k % len(plotting.COLORS)], label=f"$M$ = {int(M)}")
+               for k, M in enumerate(ds["M"].values)]
+    handles += [Line2D([], [], color="black", linestyle=styles[m], label=m) for m in modes]
+    handles += [plotting.theory_handle("theory (Theorem 3.1)")]
+    if "accumulate" in modes:
+        handles.append(Line2D([], [], color="black", linestyle="-.", linewidth=0.9, label="accumulate limit"))
+    plotting.legend(fig, where="right", handles=handles, title="mean, 95% band\n(median: no band)")
     return fig
 
 
 STUDY = Study(
     name="collapse-gaussian",
     title="Refitting a Gaussian to its own samples (Shumailov et al. 2024)",
-    paper="Shumailov et al. 2024, AI models collapse when trained on recursively generated data, Nature 631",
+    paper="Shumailov et al. 2024, AI models collapse when trained on recursively generated data, Nature 631, doi:10.1038/s41586-024-07566-y",
     family="collapse",
     teaching=TEACHING,
     params=(

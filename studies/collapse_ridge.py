@@ -20,6 +20,8 @@ from simkit.errors import ParameterError
 from simkit.stats import summarize
 from simkit.study import Param, Study
 
+from ._common import z_at_least
+
 GENERATIONS = (0, 1, 5, 10, 50)
 
 TEACHING = """\
@@ -109,16 +111,19 @@ def checks(ds):
     w2 = float(_a(ds, "w_norm")) ** 2
     err, theo = ds["test_error"], ds["test_error_theory"]
     out.append(ck.within_mc_error("λ = 0: σ²d/(T − d − 1) + n σ₀²d/(T₀ − d − 1) (exact)",
-                                  err.sel(lam=0.0), theo.sel(lam=0.0), rel=0.0, abs_tol=1e-12))
+                                  err.sel(lam=0.0), theo.sel(lam=0.0), rel=0.0, abs_tol=1e-12,
+                                  claim='at λ = 0 the mean test error on generation n equals σ²d/(T − d − 1) + n·σ₀²d/(T₀ − d − 1) within Monte Carlo error'))
     positive = ds["lam"] > 0
     out.append(ck.within_mc_error("λ > 0: isotropic ridge limit Bias + Var + n·σ₀²d/(T₀ − d − 1)·ρ",
-                                  err.where(positive, drop=True), theo.where(positive, drop=True), rel=0.05))
+                                  err.where(positive, drop=True), theo.where(positive, drop=True), rel=0.05,
+                                  claim='at λ > 0 the mean test error follows the isotropic proportional-limit formula Bias + Var + n·σ₀²d/(T₀ − d − 1)·ρ within Monte Carlo error and 5% finite-size slack'))
     s = summarize(err)
     idx = s["mean"].argmin("lam")
     best = ds["lam"].values[idx.values]
     grows = bool(np.all(np.diff(best) >= 0) and best[-1] >= 10 * max(best[0], ds["lam"].values[1]))
     out.append(ck.condition("optimal λ grows with n (simulation)", grows, float(best[-1] / max(best[0], 1e-300)), 10.0,
-                            "argmin over the λ grid for n = " + ", ".join(f"{int(n)}: {b:.3g}" for n, b in zip(ds["generation"].values, best))))
+                            "argmin over the λ grid for n = " + ", ".join(f"{int(n)}: {b:.3g}" for n, b in zip(ds["generation"].values, best)),
+                            claim='in simulation, the λ minimising the mean test error never decreases with the generation n and grows at least tenfold over the grid', statistic='λ*(last n) / λ*(first n)', direction='>='))
     worst, where = -np.inf, ""
     lam_pos = ds["lam"].values[1:]
     z = ck.z_for(ds.sizes["generation"])
@@ -130,68 +135,74 @@ def checks(ds):
         excess = float(m[j] - m[k]) / float(z * np.hypot(se[j], se[k]) + 0.02 * m[k])
         if excess > worst:
             worst, where = excess, f"n={int(n)}: sim at theory λ*≈{ds['lam'].values[j]:.3g} is {float(m[j]):.4g}, sim min {float(m[k]):.4g} at λ={ds['lam'].values[k]:.3g}"
-    out.append(ck.condition("theory's λ*(n) is optimal in simulation", worst <= 1, worst, 1.0, where))
+    out.append(ck.condition("theory's λ*(n) is optimal in simulation", worst <= 1, worst, 1.0, where,
+        claim="at every generation, the simulated error at the grid λ nearest the theory's λ*(n) is no worse than the simulated minimum beyond Monte Carlo error (and 2%)", statistic='largest (error at theory λ* − min error) / tolerance', direction='<='))
     gaps = [(w2 - float(s["mean"].isel(generation=i, lam=int(idx[i])))) / float(s["se"].isel(generation=i, lam=int(idx[i])))
             for i in range(ds.sizes["generation"])]
-    out.append(ck.condition("tuned ridge beats the null predictor ‖w₀‖²", min(gaps) >= 3, min(gaps), 3.0,
-                            "smallest (‖w₀‖² − min_λ mean)/SE over generations"))
+    out.append(z_at_least("tuned ridge beats the null predictor ‖w₀‖²", min(gaps), ds.sizes["rep"], bound=3.0,
+                          detail="smallest (‖w₀‖² − min_λ mean)/SE over generations",
+                          claim="at every generation, ridge at the best λ has mean test error below the null "
+                                "predictor's ‖w₀‖² by at least 3 standard errors",
+                          statistic="smallest (‖w₀‖² − min_λ mean) / SE"))
     out.append(ck.within_mc_error("over-parameterised generator: ‖w₀‖²(1 − aⁿ) + noise term",
-                                  ds["overparam_error"], ds["overparam_error_theory"], rel=0.0, abs_tol=1e-12))
+                                  ds["overparam_error"], ds["overparam_error_theory"], rel=0.0, abs_tol=1e-12,
+                                  claim='with an over-parameterised generator (T₀ < d), the error follows ‖w₀‖²(1 − aⁿ) + noise term within Monte Carlo error: it collapses towards the null predictor'))
     return out
 
 
 def plot(ds):
-    """Test error vs λ per generation; optimal λ vs n; over-parameterised collapse."""
-    fig, axes = plotting.figure(1, 3, width=3.5, height=2.9,
-                                title=f"Ridge on the n-th synthetic generation (d = {int(_a(ds, 'd'))}, T = {int(_a(ds, 'T'))}, T₀ = {int(_a(ds, 'T0'))})")
+    """Test error vs λ per generation; optimal λ vs n; over-parameterised collapse; legends outside."""
+    fig, axes = plotting.figure(1, 3, width=3.3, height=2.8,
+                                title=f"Ridge on the $n$-th synthetic generation ($d$ = {int(_a(ds, 'd'))}, "
+                                      f"$T$ = {int(_a(ds, 'T'))}, $T_0$ = {int(_a(ds, 'T0'))})")
     ax = axes[0, 0]
     lam = ds["lam"].values
     pos = lam > 0
     left = lam[pos][0] / 3
+    null = float(_a(ds, "w_norm")) ** 2
     for i, n in enumerate(ds["generation"].values):
         color = plotting.COLORS[i % len(plotting.COLORS)]
-        plotting.band(ax, lam[pos], ds["test_error"].isel(generation=i, lam=np.flatnonzero(pos)), color=color, label=f"n = {int(n)}")
-        plotting.theory_line(ax, lam[pos], ds["test_error_theory"].isel(generation=i).values[pos], color=color)
-        m0 = float(ds["test_error"].isel(generation=i).sel(lam=0.0).mean())
-        ax.plot([left], [m0], marker="o", color=color, markersize=4)
-        ax.plot([left], [float(ds["test_error_theory"].isel(generation=i).sel(lam=0.0))], marker="_", color="black", markersize=8)
-    ax.axhline(float(_a(ds, "w_norm")) ** 2, color="grey", linestyle=":", linewidth=1, label="null predictor ‖w₀‖²")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("ridge λ (dots at left: λ = 0)")
-    ax.set_ylabel("test error")
-    ax.set_title("test error vs λ (theory dashed)")
-    handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
+        plotting.band(ax, lam[pos], ds["test_error"].isel(generation=i, lam=np.flatnonzero(pos)), color=color,
+                      label=f"$n$ = {int(n)}", var="test_error")
+        plotting.theory_line(ax, lam[pos], ds["test_error_theory"].isel(generation=i).values[pos], color=color,
+                             var="test_error_theory")
+        plotting.points(ax, [left], ds["test_error"].isel(generation=i).sel(lam=0.0).expand_dims(lam=[left]),
+                        color=color, var="test_error")
+        plotting.theory_points(ax, [left], [float(ds["test_error_theory"].isel(generation=i).sel(lam=0.0))],
+                               color=color, var="test_error_theory", marker="_", markersize=9)
+    plotting.reference_line(ax, y=null, label="null predictor $\\|w_0\\|^2$", what="null")
+    ax.set(xscale="log", yscale="log", xlabel="ridge $\\lambda$ (markers at left: $\\lambda$ = 0)", ylabel="test error",
+           title="test error vs $\\lambda$")
+    plotting.legend(ax, where="below", ncol=2, theory="theory")
 
     ax = axes[0, 1]
     s = summarize(ds["test_error"].isel(lam=np.flatnonzero(pos)))
     best = lam[pos][s["mean"].argmin("lam").values]
     gens = ds["generation"].values
-    ax.plot(np.maximum(gens, 0.5), best, marker="o", linestyle="none", label="simulation (grid argmin)")
+    (line,) = ax.plot(np.maximum(gens, 0.5), best, marker="o", linestyle="none", label="simulation (grid argmin)",
+                      zorder=plotting.SIM_Z)
+    line.set_gid("sim:test_error")
     fine = np.unique(np.concatenate([[0], np.round(np.logspace(0, np.log10(max(gens)), 30))])).astype(int)
     lam_star = th.ridge_optimal_lambda(fine, d=int(_a(ds, "d")), T=int(_a(ds, "T")), T0=int(_a(ds, "T0")),
-                                       w0_norm2=float(_a(ds, "w_norm")) ** 2, sigma2=float(_a(ds, "sigma2")),
+                                       w0_norm2=null, sigma2=float(_a(ds, "sigma2")),
                                        sigma0_2=float(_a(ds, "sigma0_2")))
-    plotting.theory_line(ax, np.maximum(fine, 0.5), lam_star, label="theory λ*(n)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("generation n (n = 0 plotted at 0.5)")
-    ax.set_ylabel("optimal λ")
-    ax.set_title("adaptive regularisation")
-    ax.legend(loc="upper left")
+    plotting.theory_line(ax, np.maximum(fine, 0.5), lam_star, label="theory $\\lambda^*(n)$", var="optimal_lam_theory")
+    ax.set(xscale="log", yscale="log", xlabel="generation $n$ ($n$ = 0 plotted at 0.5)", ylabel="optimal $\\lambda$",
+           title="adaptive regularisation")
+    plotting.legend(ax, where="below")
 
     ax = axes[0, 2]
     step = ds["step"].values
     for i, s0 in enumerate(ds["overparam_sigma0_2"].values):
         color = plotting.COLORS[i % len(plotting.COLORS)]
-        plotting.band(ax, step, ds["overparam_error"].isel(overparam_sigma0_2=i), color=color, label=f"σ₀² = {s0:g}")
-        plotting.theory_line(ax, step, ds["overparam_error_theory"].isel(overparam_sigma0_2=i).values, color=color)
-    ax.axhline(float(_a(ds, "w_norm")) ** 2, color="grey", linestyle=":", linewidth=1, label="‖w₀‖²")
-    ax.set_xlabel("generator generation n")
-    ax.set_ylabel("‖ŵₙ − w₀‖²")
-    ax.set_title(f"over-param. generator, T₀ = {int(_a(ds, 'overparam_T0'))}")
-    ax.legend(loc="lower right")
+        plotting.band(ax, step, ds["overparam_error"].isel(overparam_sigma0_2=i), color=color,
+                      label=f"σ₀² = {s0:g}", var="overparam_error")
+        plotting.theory_line(ax, step, ds["overparam_error_theory"].isel(overparam_sigma0_2=i).values, color=color,
+                             var="overparam_error_theory")
+    plotting.reference_line(ax, y=null, label="$\\|w_0\\|^2$", what="null")
+    ax.set(xlabel="generator generation $n$", ylabel="$\\|\\hat w_n - w_0\\|^2$",
+           title=f"over-param. generator, $T_0$ = {int(_a(ds, 'overparam_T0'))}")
+    plotting.legend(ax, where="below", ncol=2, theory="theory")
     return fig
 
 
@@ -212,7 +223,7 @@ _COMMON = {"w_norm": 1.0, "sigma2": 0.25, "sigma0_2": 1.0, "overparam_sigma0_2":
 STUDY = Study(
     name="collapse-ridge",
     title="Ridge regression on synthetic generations (Dohmatob et al. 2024)",
-    paper="Dohmatob, Feng, Kempe 2024, Model Collapse Demystified: The Case of Regression (NeurIPS)",
+    paper="Dohmatob, Feng, Kempe 2024, Model Collapse Demystified: The Case of Regression (NeurIPS), arXiv:2402.07712",
     family="collapse",
     teaching=TEACHING,
     params=(

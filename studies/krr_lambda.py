@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from matplotlib.lines import Line2D
 
 from simkit import checks as ck
 from simkit import plotting
@@ -50,7 +51,8 @@ def theory(ds):
     best = np.array([[best_lambda(lams, mean[i, j]) for j in range(n.size)] for i in range(ds.sizes["s"])])
     out = xr.Dataset()
     out["best_lambda"] = xr.DataArray(best, dims=("s", "n"), attrs={
-        "long_name": "lambda minimising the mean L2 error (parabolic refinement on the grid)", "units": "1"})
+        "long_name": "lambda minimising the mean L2 error (parabolic refinement on the grid)", "units": "1",
+        "role": "auxiliary"})  # a statistic of the simulation, not a prediction
     out["lambda_schedule"] = xr.DataArray(
         np.array([krr_lambda_schedule(n, s, BETA, 1.0) for s in ds["s"].values]), dims=("s", "n"),
         attrs={"long_name": "n^(-beta/(s beta + 1))", "units": "1"})
@@ -62,7 +64,7 @@ def theory(ds):
     for k, name, text in ((0, "best_lambda_slope", "fitted log-log slope of best_lambda against n"),
                           (1, "best_lambda_slope_lower", "lower end of its 95% CI"),
                           (2, "best_lambda_slope_upper", "upper end of its 95% CI")):
-        out[name] = xr.DataArray(slopes[k], dims="s", attrs={"long_name": text, "units": "1"})
+        out[name] = xr.DataArray(slopes[k], dims="s", attrs={"long_name": text, "units": "1", "role": "auxiliary"})
     out["slope_theory"] = xr.DataArray(-BETA / (ds["s"].values * BETA + 1), dims="s",
                                        attrs={"long_name": "-beta/(s beta + 1)", "units": "1"})
     return out
@@ -77,39 +79,46 @@ def checks(ds):
         float(np.nanmax(gap)), SLOPE_TOL,
         "; ".join(f"s={s:g}: {a:.3f} (95% CI {lo:.3f}..{hi:.3f}) vs {b:.3f}" for s, a, lo, hi, b in zip(
             ds["s"].values, slope, ds["best_lambda_slope_lower"].values, ds["best_lambda_slope_upper"].values, th)),
-    )]
+            claim='the λ minimising the mean L² error decays like n^(−β/(sβ+1)): its fitted log–log slope against n is within the tolerance of −β/(sβ + 1) for every s', statistic='largest |fitted slope − theory|', direction='<=')]
     lams = ds["lam"].values
     inside = (ds["best_lambda"] > lams[1]) & (ds["best_lambda"] < lams[-2])
     out.append(ck.condition(
         "best lambda inside the lambda grid", bool(inside.all()), float(inside.mean()), 1.0,
         "fraction of (s, n) whose minimiser is not at the grid's edge",
-    ))
+        claim='every minimising λ lies strictly inside the λ grid (not at its edges), so the fitted slopes are not truncated', statistic='fraction of (s, n) with an interior minimiser', direction='>='))
     return out
 
 
 def plot(ds):
-    """Error against lambda per n for each s, and the best lambda against n."""
+    """Error against λ per n for each s, and the best λ against n with the theory's rate on top."""
     svals = ds["s"].values
-    fig, axes = plotting.figure(1, len(svals) + 1, width=3.2, height=3.0,
-                                title="Misspecified KRR: L2 error against lambda (Brownian-bridge kernel)")
+    fig, axes = plotting.figure(1, len(svals) + 1, width=2.9, height=2.8,
+                                title="Misspecified KRR: $L^2$ error against $\\lambda$ (Brownian-bridge kernel)")
     lams = ds["lam"].values
     for ax, s in zip(axes[0], svals):
         for j, n in enumerate(ds["n"].values):
             color = plotting.COLORS[j % len(plotting.COLORS)]
-            plotting.band(ax, lams, ds["l2_error"].sel(s=s, n=n), label=f"n = {n}", color=color)
-            ax.axvline(float(ds["best_lambda"].sel(s=s, n=n)), color=color, linewidth=0.8, linestyle=":")
-        ax.set(xscale="log", yscale="log", xlabel="lambda", ylabel="||f_hat - f*||^2", title=f"s = {s:g}")
-    axes[0, 0].legend(fontsize=6.5)
+            plotting.band(ax, lams, ds["l2_error"].sel(s=s, n=n), label=f"$n$ = {n}", color=color, var="l2_error")
+            line = ax.axvline(float(ds["best_lambda"].sel(s=s, n=n)), color=color, linewidth=0.8, linestyle=":")
+            line.set_gid("ref:best_lambda")
+        ax.set(xscale="log", yscale="log", xlabel="$\\lambda$", title=f"$s$ = {s:g}")
+    axes[0, 0].set_ylabel("$\\|\\hat f - f^*\\|^2_{L^2}$ (mean, 95% band)")
+    handles = [h for h in axes[0, 0].get_legend_handles_labels()[0]]
+    handles.append(Line2D([], [], color="grey", linestyle=":", linewidth=0.8, label="best $\\lambda$ (dotted)"))
     bx = axes[0, -1]
     n = ds["n"].values.astype(float)
     for i, s in enumerate(svals):
-        color = plotting.COLORS[i]
-        bx.plot(n, ds["best_lambda"].sel(s=s), "o-", color=color, label=f"s = {s:g}")
+        color = plotting.COLORS[(ds.sizes["n"] + i) % len(plotting.COLORS)]  # not the colours of n on the left
+        (line,) = bx.plot(n, ds["best_lambda"].sel(s=s), "o-", color=color, label=f"$s$ = {s:g}", markersize=4,
+                          zorder=plotting.SIM_Z)
+        line.set_gid("sim:best_lambda")
         ref = ds["best_lambda"].sel(s=s).values
         anchor = np.exp(np.mean(np.log(ref))) / np.exp(np.mean(np.log(n)) * float(ds["slope_theory"].sel(s=s)))
-        plotting.theory_line(bx, n, anchor * n ** float(ds["slope_theory"].sel(s=s)), color=color)
-    bx.set(xscale="log", yscale="log", xlabel="n", ylabel="best lambda", title="dashed: slope -beta/(s beta+1)")
-    bx.legend(fontsize=6.5)
+        plotting.theory_line(bx, n, anchor * n ** float(ds["slope_theory"].sel(s=s)), color=color,
+                             var="slope_theory,lambda_schedule")
+    bx.set(xscale="log", yscale="log", xlabel="$n$", ylabel="best $\\lambda$", title="best $\\lambda$ against $n$")
+    plotting.legend(fig, where="right", handles=handles + [h for h in bx.get_legend_handles_labels()[0]],
+                    theory="theory: $\\propto n^{-\\beta/(s\\beta+1)}$")
     return fig
 
 
@@ -129,7 +138,7 @@ SETTINGS = {"sigma": 0.5, "lambda_log10_min": -11.0, "lambda_points": 56, "solve
 STUDY = Study(
     name="krr-lambda",
     title="Misspecified KRR: error against lambda, and the optimal lambda's decay with n",
-    paper="Zhang, Li, Lu, Lin, On the Optimality of Misspecified Kernel Ridge Regression, ICML 2023",
+    paper="Zhang, Li, Lu, Lin, On the Optimality of Misspecified Kernel Ridge Regression, ICML 2023, arXiv:2305.07241",
     family="regression",
     teaching=(
         "Misspecified: the function class (target outside the RKHS, s < 1). For each sample the whole "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import math
 
 import numpy as np
@@ -112,7 +111,10 @@ def checks(ds):
                 worst_detail = (f"mean regret {float(base['mean']):.1f} ± {float(base['se']):.1f} at ratio {lo:g}, "
                                 f"{float(sr['mean']):.1f} ± {float(sr['se']):.1f} at ratio {r:g} (increase in SE; allowed z = {z:.2f})")
         out.append(ck.condition(f"d={d}: DS-OFUL regret flat below the threshold (ratio {lo:g} to {max(below):g})",
-                                worst <= z, worst, z, worst_detail))
+                                worst <= z, worst, z, worst_detail,
+                                claim=f"for d = {d}, DS-OFUL's mean regret does not rise below the threshold: at every "
+                                      f"ratio up to {max(below):g} it exceeds the one at ratio {lo:g} by less than z SE",
+                                statistic="largest increase over the smallest ratio, in SE", direction="<="))
         for r in [lo, *below]:
             late = ds["late_rate"].sel(d=d, policy="ds-oful", ratio=r)
             n = late.sizes["rep"]
@@ -120,33 +122,41 @@ def checks(ds):
             bound = DELTA + 3.0 * math.sqrt(DELTA * (1.0 - DELTA) / n)
             out.append(ck.condition(
                 f"d={d}, ratio {r:g}: DS-OFUL zero late regret (w.p. >= 1 - {DELTA:g})", frac <= bound, frac, bound,
-                f"{frac:.1%} of {n} runs pay regret over the last fifth (allowed {DELTA:.0%} + 3 binomial SE)"))
+                f"{frac:.1%} of {n} runs pay regret over the last fifth (allowed {DELTA:.0%} + 3 binomial SE)",
+                claim=f"for d = {d} at ratio {r:g} (below the threshold), DS-OFUL pays no regret over the last fifth of "
+                      f"the horizon on all but a fraction {DELTA:g} of runs (plus 3 binomial SE)",
+                statistic="share of runs with late regret", direction="<="))
         out.append(ck.mean_less(f"d={d}: DS-OFUL regret grows from zeta-ratio {lo:g} to {hi:g}",
-                                cell.sel(ratio=lo), cell.sel(ratio=hi)))
+                                cell.sel(ratio=lo), cell.sel(ratio=hi),
+                                claim=f"for d = {d}, beyond the threshold the guarantee is lost: DS-OFUL's mean regret "
+                                      f"at ratio {hi:g} exceeds the one at {lo:g} (gap ≥ 3 SE)"))
     return out
 
 
 def plot(ds):
-    fig, axes = plotting.figure(1, 2, width=4.0, height=3.1,
-                                title=f"Learnability phase transition, Delta = {ds.attrs['gap']:g}, {ds.attrs['n_arms']} arms")
+    """Regret at the horizon and late regret against ζ/(Δ/√d): one colour per d, one line style per policy;
+    the threshold ζ = Δ/√d and the lower-bound wall on top; legend outside."""
+    fig, axes = plotting.figure(1, 2, width=3.6, height=3.0, title=(
+        f"Learnability phase transition, $\\Delta$ = {ds.attrs['gap']:g}, {ds.attrs['n_arms']} arms"))
     ax, bx = axes[0]
     x = ds["ratio"].values
     styles = {"oful": ":", "ds-oful": "-", "suplinucb": "--"}
     for k, d in enumerate(ds["d"].values):
         for name in ds["policy"].values:
             for axis, var in ((ax, "regret"), (bx, "late_rate")):
-                line = plotting.band(axis, x, ds[var].sel(d=d, policy=name), color=plotting.COLORS[k], marker="o",
-                                     label=f"{name}, d={d}")
-                line.set_linestyle(styles[str(name)])
+                plotting.band(axis, x, ds[var].sel(d=d, policy=name), color=plotting.COLORS[k], marker="o",
+                              label=f"{name}, $d$ = {d}", linestyle=styles[str(name)], var=var)
     for axis in (ax, bx):
-        axis.axvline(1.0, color="black", linewidth=0.8, linestyle="--")
+        plotting.reference_line(axis, x=1.0, color="black", linestyle="--", linewidth=0.8,
+                                label="threshold $\\zeta = \\Delta/\\sqrt{d}$", what="threshold")
         axis.set_xscale("log")
-        axis.set_xlabel("zeta / (Delta / sqrt(d))")
+        axis.set_xlabel("$\\zeta\\,/\\,(\\Delta/\\sqrt{d})$")
     for k, d in enumerate(ds["d"].values):
-        bx.axvline(float(ds["lower_bound_ratio"].sel(d=d)), color=plotting.COLORS[k], linewidth=0.6, linestyle="-.")
-    ax.set(yscale="log", ylabel=f"regret at K = {ds.attrs['horizon']}", title="regret at the horizon (mean, 95% band)")
-    bx.set(ylabel="late regret per round / Delta", title="late regret (dash-dot: lower-bound wall)")
-    ax.legend(fontsize=5.5, ncol=2)
+        plotting.theory_vline(bx, float(ds["lower_bound_ratio"].sel(d=d)), color=plotting.COLORS[k],
+                              var="lower_bound_ratio", label="lower-bound wall (theory)" if k == 0 else None)
+    ax.set(yscale="log", ylabel=f"regret at $K$ = {ds.attrs['horizon']}", title="regret at the horizon")
+    bx.set(ylabel="late regret per round / $\\Delta$", title="late regret (last fifth)")
+    plotting.legend(fig, where="right", ncol=1, title="mean, 95% band")
     return fig
 
 
@@ -181,7 +191,7 @@ SETTINGS = {
 STUDY = Study(
     name="linear-misspec-phase",
     title="Learnability phase transition of misspecified linear bandits: regret vs zeta / (Delta / sqrt(d))",
-    paper="Zhang, He, Fan, Gu, On the Interplay Between Misspecification and Sub-optimality Gap in Linear Contextual Bandits, ICML 2023",
+    paper="Zhang, He, Fan, Gu, On the Interplay Between Misspecification and Sub-optimality Gap in Linear Contextual Bandits, ICML 2023, arXiv:2303.09390",
     family="bandits",
     teaching=(
         "Misspecified: linearity, by a step non-linearity eta(x) = zeta sign(<x, u>) (the best arm gets -zeta) whose "

@@ -14,6 +14,8 @@ from simkit.rng import rep_states
 from simkit.stats import summarize
 from simkit.study import Param, Study
 
+from ._common import z_at_least
+
 GAMMAS = (0.02, 0.05, 0.08, 0.13)
 LATE = 1000
 
@@ -130,6 +132,22 @@ def _final(ds, name):
     return ds["regret"].sel(policy=name).isel(t=-1)
 
 
+def table_rows(ds):
+    """The rows of :func:`table` as lists of strings (for the figure's table panel)."""
+    late = late_regret(ds)
+    rows = []
+    for name in ds["policy"].values:
+        s, sl = summarize(_final(ds, name)), summarize(late.sel(policy=name))
+        paper = PAPER_TABLE.get(str(name))
+        rows.append([
+            str(name), f"{float(s['mean']):.1f} ± {float(s['se']):.1f}",
+            f"{paper[0]:.0f} ± {paper[1]:.0f}" if paper else "–",
+            f"{float(sl['mean']):.2f} ± {float(sl['se']):.2f}", f"{paper[2]:g}" if paper else "–",
+            f"{float((late.sel(policy=name) > 0).mean()):.1%}",
+        ])
+    return rows
+
+
 def table(ds) -> str:
     """The paper's table with this run's numbers beside it (mean ± SE over runs), and the share of runs
     with any regret over the last 1,000 rounds."""
@@ -159,10 +177,13 @@ def zero_late_check(name, late, level, z=3.0):
     bound = level + z * np.sqrt(level * (1.0 - level) / n)
     detail = (f"{frac:.1%} of {n} runs pay regret over the last {LATE} rounds (allowed {level:.0%} + {z:g} "
               f"binomial SE = {bound:.1%}); mean late regret {float(late.mean()):.2f}")
-    return ck.condition(name, frac <= bound, frac, bound, detail)
+    return ck.condition(name, frac <= bound, frac, bound, detail,
+                        claim=f"at most a fraction {level:g} of runs (plus {z:g} binomial SE) pay regret over the last "
+                              f"{LATE} rounds: constant regret with probability ≥ 1 − {level:g}",
+                        statistic="share of runs with late regret", direction="<=")
 
 
-def paired_sign(name, a, b, z=3.0):
+def paired_sign(name, a, b, z=3.0, claim=""):
     """``a < b`` on most paired runs (every policy plays run r from the same stream): a sign test, the share
     of runs with ``a < b`` against 1/2 in binomial standard errors.  It tests the typical run, which is what
     a high-probability regret bound speaks about; the means are reported beside it."""
@@ -171,10 +192,11 @@ def paired_sign(name, a, b, z=3.0):
     value = (wins - 0.5) / np.sqrt(0.25 / n)
     detail = (f"lower in {wins:.1%} of {n} paired runs (z of the sign test); medians {float(a.median()):.1f} vs "
               f"{float(b.median()):.1f}, means {float(a.mean()):.1f} vs {float(b.mean()):.1f}")
-    return ck.condition(name, value >= z, value, z, detail)
+    return z_at_least(name, value, n, bound=z, detail=detail, claim=claim,
+                      statistic="z of the sign test (share of paired runs with a < b vs 1/2)")
 
 
-def share_less(name, late_a, late_b, z=3.0):
+def share_less(name, late_a, late_b, z=3.0, claim=""):
     """Fewer runs pay late regret under ``a`` than under ``b``: a two-proportion z test (pooled SE)."""
     n = late_a.sizes["rep"]
     pa, pb = float((late_a > 0).mean()), float((late_b > 0).mean())
@@ -182,7 +204,8 @@ def share_less(name, late_a, late_b, z=3.0):
     se = np.sqrt(2.0 * pool * (1.0 - pool) / n)
     value = (pb - pa) / se if se > 0 else (np.inf if pb > pa else 0.0)
     detail = f"{pa:.1%} vs {pb:.1%} of {n} runs pay regret over the last {LATE} rounds (z of the difference)"
-    return ck.condition(name, value >= z, value, z, detail)
+    return z_at_least(name, value, n, bound=z, detail=detail, claim=claim,
+                      statistic="two-proportion z of the shares of runs with late regret")
 
 
 def checks(ds):
@@ -216,48 +239,77 @@ def checks(ds):
     near = ds_names[int(np.argmin([abs(g - threshold) for g in GAMMAS]))]
     late = late_regret(ds)
     out = [
-        paired_sign(f"U-shape: DS-OFUL at Gamma nearest Delta/sqrt(d) ({near}) below OFUL", _final(ds, near), _final(ds, "oful")),
-        ck.mean_less("U-shape: OFUL below DS-OFUL at the largest Gamma", _final(ds, "oful"), _final(ds, ds_names[-1])),
+        paired_sign(f"U-shape: DS-OFUL at Gamma nearest Delta/sqrt(d) ({near}) below OFUL", _final(ds, near),
+                    _final(ds, "oful"),
+                    claim=f"DS-OFUL at the Γ nearest Δ/√d ({near}) has lower regret at the horizon than OFUL on most "
+                          "paired runs (sign test, z ≥ 3)"),
+        ck.mean_less("U-shape: OFUL below DS-OFUL at the largest Gamma", _final(ds, "oful"), _final(ds, ds_names[-1]),
+                     claim="too large a Γ (near Δ) is worse than OFUL: OFUL's mean regret at the horizon is below "
+                           "DS-OFUL's at the largest Γ (gap ≥ 3 SE)"),
         ck.condition(
             "minimum of the U near Delta/sqrt(d)", threshold / 4 <= best_gamma <= 2 * threshold, best_gamma / threshold, 2.0,
             f"argmin Gamma = {best_gamma:g} (medians {', '.join(f'{k} {v:.0f}' for k, v in means.items())}), "
             f"Delta/sqrt(d) = {threshold:.3g}; required within [1/4, 2] x Delta/sqrt(d)",
+            claim="the minimum of the U (median regret at the horizon over Γ, OFUL as Γ = 0) lies within [1/4, 2]·Δ/√d",
+            statistic="argmin Γ / (Δ/√d) (pass: within [1/4, 2])", direction="<=",
         ),
     ]
     for name in [n for n, g in zip(ds_names, GAMMAS) if g <= 0.05]:
         out.append(zero_late_check(f"{name}: zero regret over the last {LATE} rounds (w.p. >= 1 - {DELTA:g})",
                                    late.sel(policy=name), DELTA))
     out.append(ck.mean_less(f"OFUL keeps paying late, DS-OFUL at Gamma = {GAMMAS[0]:g} does not",
-                            late.sel(policy=ds_names[0]), late.sel(policy="oful")))
-    out.append(ck.mean_less("SupLinUCB above DS-OFUL at Gamma nearest Delta/sqrt(d)", _final(ds, near), _final(ds, "suplinucb")))
+                            late.sel(policy=ds_names[0]), late.sel(policy="oful"),
+                            claim=f"data selection stops OFUL's drift: OFUL's mean regret over the last {LATE} rounds is "
+                                  f"above DS-OFUL's at Γ = {GAMMAS[0]:g} (gap ≥ 3 SE)"))
+    out.append(ck.mean_less("SupLinUCB above DS-OFUL at Gamma nearest Delta/sqrt(d)", _final(ds, near), _final(ds, "suplinucb"),
+                            claim=f"SupLinUCB's mean regret at the horizon is above DS-OFUL's at Γ nearest Δ/√d ({near}) "
+                                  "(gap ≥ 3 SE)"))
     out.append(share_less("SupLinUCB flat: fewer runs pay late regret than under OFUL",
-                          late.sel(policy="suplinucb"), late.sel(policy="oful")))
+                          late.sel(policy="suplinucb"), late.sel(policy="oful"),
+                          claim=f"fewer SupLinUCB runs than OFUL runs pay regret over the last {LATE} rounds "
+                                "(two-proportion z ≥ 3)"))
     return out
 
 
 def plot(ds):
-    fig, axes = plotting.figure(1, 3, width=4.2, height=3.4, title=(
-        f"Misspecified linear bandit, d = {ds.attrs['d']}, {ds.attrs['n_arms']} arms, zeta = {ds.attrs['zeta']:g}"))
-    ax, bx, tx = axes[0]
+    """Regret curves; regret at the horizon beside the paper's; the paper's table with this run's numbers."""
+    fig = plotting.figure(1, 3, width=3.5, height=3.2, title=(
+        f"Misspecified linear bandit: $d$ = {ds.attrs['d']}, {ds.attrs['n_arms']} arms, $\\zeta$ = {ds.attrs['zeta']:g}, "
+        f"$\\Delta$ = {ds.attrs['gap']:g}, $\\Delta/\\sqrt{{d}}$ = {phase_threshold(ds.attrs['gap'], ds.attrs['d']):.3g}"),
+        gridspec_kw={"width_ratios": [1.0, 1.0, 1.45]})[0]
+    ax, bx, tx = fig.axes
     t = ds["t"].values
-    for name in ds["policy"].values:
-        plotting.band(ax, t, ds["regret"].sel(policy=name), label=str(name))
-    ax.set(xlabel="round k", ylabel="cumulative regret", title="regret curves (mean, 95% band)")
-    ax.legend(ncol=2, loc="center right", fontsize=6)
     names = [str(n) for n in ds["policy"].values]
+    colors = {n: plotting.COLORS[k % len(plotting.COLORS)] for k, n in enumerate(names)}
+    plotting.regret_curves(ax, t, {n: ds["regret"].sel(policy=n) for n in names}, colors=colors, xlabel="round $k$",
+                           title="regret curves (mean, 95% band)")
+    plotting.legend(ax, where="below", ncol=2)
     s = summarize(ds["regret"].isel(t=-1))
-    x = np.arange(len(names))
-    bx.errorbar(x - 0.12, s["mean"], yerr=s["upper"] - s["mean"], fmt="o", label="simkit (95% CI)")
-    bx.errorbar(x + 0.12, ds["paper_regret"], yerr=ds["paper_spread"], fmt="s", color="black", mfc="none",
-                label="Zhang et al. 2023 (8 runs, ±)")
-    bx.set_xticks(x, names, rotation=45, ha="right")
-    bx.set(ylabel=f"regret at k = {t[-1]}", yscale="log",
-           title=f"Delta = {ds.attrs['gap']:g}, Delta/sqrt(d) = {phase_threshold(ds.attrs['gap'], ds.attrs['d']):.3g}")
-    bx.legend(fontsize=6)
-    tx.axis("off")
-    tx.text(0.0, 1.0, table(ds), family="monospace", fontsize=6, va="top", ha="left", transform=tx.transAxes)
-    tx.set_title(f"mean ± SE over {ds.sizes['rep']} runs; runs > 0: share with regret in the last {LATE} rounds",
-                 fontsize=6, loc="right")
+    y = np.arange(len(names))[::-1]
+    for k, name in enumerate(names):
+        cont = bx.errorbar(s["mean"].sel(policy=name), y[k] + 0.15, xerr=s["upper"].sel(policy=name) - s["mean"].sel(policy=name),
+                           fmt="o", color=colors[name], markersize=5, zorder=plotting.SIM_Z)
+        for art in (cont.lines[0], *cont.lines[2]):
+            art.set_gid("sim:regret")
+    paper = ds["paper_regret"].values
+    ok = np.isfinite(paper)
+    cont = bx.errorbar(paper[ok], y[ok] - 0.15, xerr=ds["paper_spread"].values[ok], fmt="s", color="black",
+                       mfc="white", markersize=5, zorder=plotting.THEORY_Z, label="Zhang et al. 2023 (8 runs, ±)")
+    for art in (cont.lines[0], *cont.lines[2]):
+        art.set_gid("theory:paper_regret,paper_spread")
+    bx.plot([], [], "o", color="grey", label="simkit (95% CI)")
+    bx.set_yticks(y, names)
+    for label, name in zip(bx.get_yticklabels(), names):
+        label.set_color(plotting.dark(colors[name], 0.2))
+    bx.tick_params(axis="y", length=0)
+    bx.grid(axis="y", visible=False)
+    bx.set(xscale="log", xlabel=f"regret at $k$ = {t[-1]}", title="at the horizon, beside the paper")
+    plotting.log_ticks(bx.xaxis)
+    plotting.legend(bx, where="below", ncol=1)
+    header = ["method", "regret (ours)", "paper", f"last {LATE // 1000}k (ours)", "paper", "runs > 0"]
+    plotting.table_panel(tx, header, table_rows(ds), theory_columns=(2, 4), theory_var="paper_regret,paper_late",
+                         title=f"mean ± SE over {ds.sizes['rep']} runs",
+                         note=f"runs > 0: share of runs with regret in the last {LATE} rounds")
     return fig
 
 
@@ -293,7 +345,7 @@ SETTINGS = {
 STUDY = Study(
     name="linear-misspec-table",
     title="DS-OFUL vs OFUL vs SupLinUCB on a misspecified linear bandit: the paper's table, with many more runs",
-    paper="Zhang, He, Fan, Gu, On the Interplay Between Misspecification and Sub-optimality Gap in Linear Contextual Bandits, ICML 2023",
+    paper="Zhang, He, Fan, Gu, On the Interplay Between Misspecification and Sub-optimality Gap in Linear Contextual Bandits, ICML 2023, arXiv:2303.09390",
     family="bandits",
     teaching=(
         "Misspecified: linearity. Each of 100 fixed arms pays <theta*, x> + eta(x) with |eta| <= zeta = 0.02, so "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from matplotlib.ticker import NullFormatter
 
 from simkit import checks as ck
 from simkit import plotting
@@ -13,6 +12,8 @@ from simkit.regression.linear import simulate_path
 from simkit.regression.theory import full_sample_limits, gaussian_finite_risk
 from simkit.stats import summarize
 from simkit.study import Param, Study
+
+from ._common import with_claims, z_at_least
 
 
 def n_features(phi, n):
@@ -54,6 +55,8 @@ def theory(ds):
     attach(out, "variance_theory", lim_v, dims)
     attach(out, "risk_theory", lim_b + lim_v, dims)
     attach(out, "risk_finite", fin, dims)
+    for name in ("bias_theory", "variance_theory"):
+        out[name].attrs["role"] = "auxiliary"  # components of the plotted risk_theory
     return out
 
 
@@ -71,20 +74,28 @@ def checks(ds):
     out = [
         limit_check("risk matches the limit (|p/n - 1| >= 0.1)", ds["risk"], ds["risk_theory"], allowance, mask),
         ck.within_mc_error(
-            "risk matches the exact finite-n Gaussian risk", ds["risk"], ds["risk_finite"].where(mask), rel=0.0
+            "risk matches the exact finite-n Gaussian risk", ds["risk"], ds["risk_finite"].where(mask), rel=0.0,
+            claim="the mean risk equals the exact finite-n Gaussian risk of the minimum-norm estimator within Monte "
+                  "Carlo error, where |p/n − 1| ≥ 0.1",
         ),
     ]
     out.append(_double_descent_check(ds, feats.values / n))
-    return out
+    return with_claims(out, {
+        "risk matches the limit": "the mean risk matches the full-sample limit within Monte Carlo error plus the finite-"
+                                  "size allowance 2·|limit|/(|n − p| − 1), where |p/n − 1| ≥ 0.1",
+    })
 
 
 def _double_descent_check(ds, ratio):
     """Risk rises towards phi = 1 and falls after it: z-scores of both gaps, the smaller reported."""
     below = np.flatnonzero(ratio < 1)
     above = np.flatnonzero(ratio > 1)
+    claim = ("the risk rises towards φ = 1 and falls after it: the mean risk nearest below 1 exceeds the one at the "
+             "smallest φ, and the one nearest above 1 exceeds the minimum beyond, both by z ≥ 3, for every α")
     if below.size < 2 or above.size < 2:
         return ck.condition("double descent: rise before phi = 1, descent after", False, float("nan"), 3.0,
-                            "needs two phi values on each side of 1")
+                            "needs two phi values on each side of 1", inconclusive=True, claim=claim,
+                            direction=">=", statistic="smallest z of the rise and the descent")
     s = summarize(ds["risk"])
     zs = []
     for a in ds["alpha"].values:
@@ -95,28 +106,34 @@ def _double_descent_check(ds, ratio):
         zs.append((mean[peak_lo] - mean[low]) / np.hypot(se[peak_lo], se[low]))
         zs.append((mean[peak_hi] - mean[after]) / np.hypot(se[peak_hi], se[after]))
     z = float(np.min(zs))
-    return ck.condition(
-        "double descent: rise before phi = 1, descent after", z >= 3.0, z, 3.0,
-        "smallest z of (risk nearest below 1 - risk at smallest phi) and (risk nearest above 1 - min risk beyond)",
+    return z_at_least(
+        "double descent: rise before phi = 1, descent after", z, ds.sizes["rep"], bound=3.0,
+        detail="smallest z of (risk nearest below 1 - risk at smallest phi) and (risk nearest above 1 - min risk beyond)",
+        claim=claim, statistic="smallest z of the rise and the descent",
     )
 
 
 def plot(ds):
-    """Risk against phi (log-log) per alpha, 95% bands, dashed limits."""
-    fig, axes = plotting.figure(1, 1, width=4.6, height=3.4, title="Full-sample ridgeless regression: double descent")
+    """Risk against φ (log–log) per α: markers with 95% error bars, limits on top, broken at φ = 1."""
+    fig, axes = plotting.figure(1, 1, width=4.4, height=3.3, title="Full-sample ridgeless regression: double descent")
     ax = axes[0, 0]
     phi = ds["phi"].values
     fine = np.logspace(np.log10(phi.min()), np.log10(phi.max()), 400)
+    sims, lines = {}, []
     for i, a in enumerate(ds["alpha"].values):
         color = plotting.COLORS[i]
-        plotting.band(ax, phi, ds["risk"].sel(alpha=a), label=f"alpha = {a:g}", color=color, marker="o")
+        sims[f"$\\alpha$ = {a:g}"] = (ds["risk"].sel(alpha=a), color)
         b, v = full_sample_limits(fine, a, ds.attrs["sigma"])
-        plotting.theory_line(ax, fine, np.where(np.abs(fine - 1) < 0.02, np.nan, b + v), color=color)
-    ax.set(xscale="log", yscale="log", xlabel="phi = p/n", ylabel="out-of-sample risk",
-           title=f"n = {ds.attrs['n']}, sigma = {ds.attrs['sigma']:g}; dashed: limit")
-    ax.axvline(1.0, color="grey", linewidth=0.8, linestyle=":")
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.legend()
+        lines.append({"x": fine, "y": np.where(np.abs(fine - 1) < 0.02, np.nan, b + v), "color": color,
+                      "var": "risk_theory"})
+    plotting.risk_vs_ratio(ax, phi, sims, theory=lines, singular=1.0, xscale="log", xlabel="$\\varphi = p/n$",
+                           ylabel="out-of-sample risk",
+                           title=f"$n$ = {ds.attrs['n']}, $\\sigma$ = {ds.attrs['sigma']:g}")
+    for i, a in enumerate(ds["alpha"].values):
+        plotting.theory_points(ax, phi, ds["risk_finite"].sel(alpha=a).values, color=plotting.COLORS[i],
+                               var="risk_finite", marker="_", markersize=9,
+                               label="exact finite-$n$ risk" if i == 0 else None)
+    plotting.legend(fig, where="right", title="simulation:\nmean, 95% CI", theory="theory: limit")
     return fig
 
 
@@ -132,7 +149,7 @@ SETTINGS = {"n": 400, "sigma": 5.0}
 STUDY = Study(
     name="ridgeless-double-descent",
     title="Double descent of the full-sample minimum-norm least-squares estimator",
-    paper="Chen, Zeng, Yang, Sun, Sketched Ridgeless Linear Regression: The Role of Downsampling, ICML 2023 (Figure 1)",
+    paper="Chen, Zeng, Yang, Sun, Sketched Ridgeless Linear Regression: The Role of Downsampling, ICML 2023, arXiv:2302.01088 (Figure 1)",
     family="regression",
     teaching=(
         "Misspecified: the model size. With p features and n samples the minimum-norm least-squares fit "

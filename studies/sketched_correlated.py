@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from matplotlib.ticker import NullFormatter
 
-from simkit import checks as ck
 from simkit import plotting
 from simkit.regression.datasets import (
     attach,
@@ -25,6 +23,8 @@ from simkit.regression.linear import interleaved_spectrum, simulate_path, simula
 from simkit.regression.theory import correlated_limits, optimal_psi_numeric
 from simkit.stats import summarize
 from simkit.study import Param, Study
+
+from ._common import with_claims, z_at_least
 
 EXCLUDE = 0.1
 ESTIMATORS = ("full", "optimal")
@@ -61,6 +61,7 @@ def theory_psi(ds):
     attach(out, "bias_theory", bias, dims)
     attach(out, "variance_theory", var, dims)
     attach(out, "risk_theory", bias + var, dims)
+    out["variance_theory"].attrs["role"] = "auxiliary"  # risk_theory − bias_theory: both are plotted
     return out
 
 
@@ -75,32 +76,51 @@ def checks_psi(ds):
     over = mask & (t > 1)
     out.append(limit_check("bias matches -alpha^2 c0 for p > m", ds["bias"], ds["bias_theory"],
                            finite_size_allowance(ds["bias_theory"], m, ds.attrs["p"]), over))
-    return out + sketch_comparison_checks(ds, t, mask)
+    return with_claims(out + sketch_comparison_checks(ds, t, mask), CLAIMS_PSI)
+
+
+CLAIMS_PSI = {
+    "risk matches the correlated limit": "the mean risk matches the fixed-point limit of Theorem 4.2 (not the isotropic "
+                                         "one) within Monte Carlo error plus the finite-size allowance, where "
+                                         f"|p/m − 1| ≥ {EXCLUDE:g}",
+    "bias matches -alpha^2 c0": "for p > m, the mean bias equals −α²c₀ (c₀ the root of the fixed-point equation) within "
+                                "Monte Carlo error plus the finite-size allowance",
+    "haar beats i.i.d.": {"claim": "for p < m, the Haar sketch has lower mean risk than the i.i.d. sketch (z ≥ 3 at every "
+                                   "point)", "statistic": "smallest z of (i.i.d. − Haar)", "direction": ">="},
+    "srht beats i.i.d.": {"claim": "for p < m, the SRHT sketch has lower mean risk than the i.i.d. sketch (z ≥ 3 at every "
+                                   "point)", "statistic": "smallest z of (i.i.d. − SRHT)", "direction": ">="},
+    "haar equals i.i.d.": "for p > m, the Haar and i.i.d. sketches have the same mean risk within Monte Carlo error",
+    "srht equals i.i.d.": "for p > m, the SRHT and i.i.d. sketches have the same mean risk within Monte Carlo error",
+}
 
 
 def plot_psi(ds):
-    """Risk against psi (reversed axis) per alpha, dashed fixed-point limits."""
+    """Risk (top) and bias (bottom) against ψ (reversed) per α: markers with 95% error bars, fixed-point
+    limits on top, nothing joined across ψ = p/n."""
     alphas = ds["alpha"].values
-    fig, axes = plotting.figure(1, len(alphas), width=3.8, height=3.2, title=(
-        f"Correlated features (Sigma eigenvalues {ds.attrs['eig_high']:g} / {ds.attrs['eig_low']:g}), "
-        f"n = {ds.attrs['n']}, p = {ds.attrs['p']}; dashed: fixed-point limit"))
+    fig, axes = plotting.figure(2, len(alphas), width=3.5, height=2.7, title=(
+        f"Correlated features ($\\Sigma$ eigenvalues {ds.attrs['eig_high']:g} / {ds.attrs['eig_low']:g}), "
+        f"$n$ = {ds.attrs['n']}, $p$ = {ds.attrs['p']}"))
     psi = ds["psi"].values
     n, p = ds.attrs["n"], ds.attrs["p"]
     fine = np.linspace(psi.min(), psi.max(), 300)
     near_peak = np.abs(p / (fine * n) - 1) < 0.03
     spec = spectrum(ds.attrs)
-    for ax, a in zip(axes[0], alphas):
+    for col, a in enumerate(alphas):
+        sims_r, sims_b, lines_r, lines_b = {}, {}, [], []
         for j, sk in enumerate(ds["sketch"].values):
             color = plotting.COLORS[j]
-            plotting.band(ax, psi, ds["risk"].sel(alpha=a, sketch=sk), label=str(sk), color=color, marker="o")
+            sims_r[str(sk)] = (ds["risk"].sel(alpha=a, sketch=sk), color)
+            sims_b[str(sk)] = (ds["bias"].sel(alpha=a, sketch=sk), color)
             b, v = correlated_limits(p / n, fine, a, ds.attrs["sigma"], spec, sketch=str(sk))
-            plotting.theory_line(ax, fine, np.where(near_peak, np.nan, b + v), color=color)
-        ax.axvline(p / n, color="grey", linewidth=0.8, linestyle=":")
-        ax.set(yscale="log", xlabel="psi = m/n (reversed)", ylabel="out-of-sample risk",
-               title=f"alpha = {a:g}, sigma = {ds.attrs['sigma']:g}",
-               xlim=(psi.max() + 0.02, psi.min() - 0.02))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-    axes[0, 0].legend(loc="upper left")
+            lines_r.append({"x": fine, "y": np.where(near_peak, np.nan, b + v), "color": color, "var": "risk_theory"})
+            lines_b.append({"x": fine, "y": np.where(near_peak, np.nan, b), "color": color, "var": "bias_theory"})
+        title = f"$\\alpha$ = {a:g}, $\\sigma$ = {ds.attrs['sigma']:g}"
+        plotting.risk_vs_ratio(axes[0, col], psi, sims_r, theory=lines_r, singular=p / n, reverse=True,
+                               xlabel="$\\psi = m/n$ (reversed)", ylabel="out-of-sample risk", title=title + ": risk")
+        plotting.risk_vs_ratio(axes[1, col], psi, sims_b, theory=lines_b, singular=p / n, reverse=True, yscale="linear",
+                               xlabel="$\\psi = m/n$ (reversed)", ylabel="bias", var="bias", title=title + ": bias")
+    plotting.legend(fig, where="right", title="simulation:\nmean, 95% CI", theory="theory: fixed-point limit")
     return fig
 
 
@@ -114,7 +134,7 @@ COMMON = (
 )
 
 PSI = tuple(float(v) for v in np.round(np.concatenate([np.linspace(0.11, 0.49, 10), np.linspace(0.51, 1.0, 10)]), 6))
-PAPER = "Chen, Zeng, Yang, Sun, Sketched Ridgeless Linear Regression: The Role of Downsampling, ICML 2023"
+PAPER = "Chen, Zeng, Yang, Sun, Sketched Ridgeless Linear Regression: The Role of Downsampling, ICML 2023, arXiv:2302.01088"
 
 STUDY_PSI = Study(
     name="sketched-correlated",
@@ -208,8 +228,9 @@ def theory_phi(ds):
     out = xr.Dataset()
     attach(out, "risk_theory", lim, ("alpha", "estimator", "phi"))
     out["m"] = xr.DataArray(msize, dims=("alpha", "estimator", "phi"),
-                            attrs={"long_name": "sketch size used (n: no sketch)", "units": "1"})
-    out["p_features"] = xr.DataArray(feats, dims="phi", attrs={"long_name": "number of features p", "units": "1"})
+                            attrs={"long_name": "sketch size used (n: no sketch)", "units": "1", "role": "auxiliary"})
+    out["p_features"] = xr.DataArray(feats, dims="phi", attrs={"long_name": "number of features p", "units": "1",
+                                                               "role": "auxiliary"})
     return out
 
 
@@ -218,40 +239,45 @@ def checks_phi(ds):
     feats, m = ds["p_features"], ds["m"]
     mask = np.abs(feats / m - 1) >= EXCLUDE
     allowance = finite_size_allowance(ds["risk_theory"], m, feats)
-    out = [limit_check("risk matches the correlated limit at the m used", ds["risk"], ds["risk_theory"],
-                       allowance, mask)]
+    out = with_claims([limit_check("risk matches the correlated limit at the m used", ds["risk"], ds["risk_theory"],
+                                   allowance, mask)], {
+        "risk matches": "the mean risk of the full sample and of the sketch at m* matches the fixed-point limit at the m "
+                        "used within Monte Carlo error plus the finite-size allowance, where |p/m − 1| ≥ 0.1"})
     s = summarize(ds["risk"])
     full, opt = ds["risk_theory"].sel(estimator="full"), ds["risk_theory"].sel(estimator="optimal")
     gain = (opt < 0.9 * full) & mask.sel(estimator="full")
     z = (s["mean"].sel(estimator="full") - s["mean"].sel(estimator="optimal")) / np.hypot(
         s["se"].sel(estimator="full"), s["se"].sel(estimator="optimal"))
     zmin = float(z.where(gain).min()) if bool(gain.any()) else float("nan")
-    out.append(ck.condition(
-        "sketching at m* beats the full sample where theory predicts a > 10% gain", zmin >= 3.0, zmin, 3.0,
-        f"smallest z of (full - optimal) over {int(gain.sum())} (alpha, phi) points",
+    out.append(z_at_least(
+        "sketching at m* beats the full sample where theory predicts a > 10% gain", zmin, ds.sizes["rep"],
+        detail=f"smallest z of (full - optimal) over {int(gain.sum())} (alpha, phi) points",
+        claim="wherever the fixed-point theory predicts a gain above 10%, the sketch at m* has lower mean risk than the "
+              "full sample (z ≥ 3 at every such point)", statistic="smallest z of (full − sketched)",
     ))
     return out
 
 
 def plot_phi(ds):
-    """Risk against phi for the full sample and the sketch at m*, dashed limits."""
+    """Risk against φ for the full sample (broken at φ = 1) and the sketch at m*, limits on top."""
     alphas = ds["alpha"].values
-    fig, axes = plotting.figure(1, len(alphas), width=max(4.6, 3.6 * len(alphas)), height=3.2, title=(
-        f"Correlated features: sketch at m* vs full sample, n = {ds.attrs['n']}"))
+    fig, axes = plotting.figure(1, len(alphas), width=max(4.2, 3.4 * len(alphas)), height=3.0, title=(
+        f"Correlated features: sketch at $m^*$ vs full sample, $n$ = {ds.attrs['n']}"))
     phi = ds["phi"].values
     for ax, a in zip(axes[0], alphas):
-        for j, est in enumerate(ds["estimator"].values):
-            color = plotting.COLORS[j]
-            label = "full sample" if est == "full" else "sketch at m*"
-            plotting.band(ax, phi, ds["risk"].sel(alpha=a, estimator=est), label=label, color=color, marker="o")
-            r = ds["risk_theory"].sel(alpha=a, estimator=est).values
-            if est == "full":
-                r = np.where(np.abs(phi - 1) < EXCLUDE, np.nan, r)
-            plotting.theory_line(ax, phi, r, color=color)
-        ax.set(xscale="log", yscale="log", xlabel="phi = p/n", ylabel="out-of-sample risk",
-               title=f"alpha = {a:g}, sigma = {ds.attrs['sigma']:g}", ylim=(None, 20 * a**2))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-    axes[0, 0].legend(loc="upper left")
+        full = ds["risk_theory"].sel(alpha=a, estimator="full").values
+        sims = {"full sample": (ds["risk"].sel(alpha=a, estimator="full"), plotting.COLORS[0], 1.0),
+                "sketch at $m^*$": (ds["risk"].sel(alpha=a, estimator="optimal"), plotting.COLORS[1])}
+        lines = [
+            {"x": phi, "y": np.where(np.abs(phi - 1) < EXCLUDE, np.nan, full), "color": plotting.COLORS[0],
+             "var": "risk_theory", "series": "full sample", "singular": 1.0},
+            {"x": phi, "y": ds["risk_theory"].sel(alpha=a, estimator="optimal").values, "color": plotting.COLORS[1],
+             "var": "risk_theory", "singular": None},
+        ]
+        plotting.risk_vs_ratio(ax, phi, sims, theory=lines, xscale="log", xlabel="$\\varphi = p/n$",
+                               ylabel="out-of-sample risk", title=f"$\\alpha$ = {a:g}, $\\sigma$ = {ds.attrs['sigma']:g}")
+        ax.set_ylim(None, 20 * a**2)
+    plotting.legend(fig, where="right", title="simulation:\nmean, 95% CI", theory="theory: fixed-point limit")
     return fig
 
 

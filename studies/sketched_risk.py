@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from matplotlib.ticker import NullFormatter
 
 from simkit import checks as ck
 from simkit import plotting
@@ -20,6 +19,8 @@ from simkit.regression.linear import simulate_path
 from simkit.regression.sketches import SKETCH_NAMES
 from simkit.regression.theory import ORTHOGONAL, gaussian_finite_risk, isotropic_limits
 from simkit.study import Param, Study
+
+from ._common import with_claims
 
 #: The sketches of the paper (and of the default grid); others (CountSketch) are simulated without theory.
 PAPER_SKETCHES = ("haar", "srht", "gaussian")
@@ -65,6 +66,8 @@ def theory(ds):
     attach(out, "variance_theory", var, dims)
     attach(out, "risk_theory", bias + var, dims)
     attach(out, "risk_finite", fin, dims)
+    for name in ("bias_theory", "variance_theory"):
+        out[name].attrs["role"] = "auxiliary"  # components of the plotted risk_theory
     return out
 
 
@@ -82,32 +85,55 @@ def checks(ds):
     out = [
         limit_check(f"risk matches the limit (|p/m - 1| >= {EXCLUDE:g})", ds["risk"], ds["risk_theory"], allowance, mask),
         ck.within_mc_error("risk matches the exact finite-size Gaussian risk", ds["risk"],
-                           ds["risk_finite"].where(mask), rel=0.0),
+                           ds["risk_finite"].where(mask), rel=0.0,
+                           claim="the mean risk equals the exact finite-size Gaussian risk (orthogonal sketches, and "
+                                 f"any sketch for p > m) within Monte Carlo error, where |p/m − 1| ≥ {EXCLUDE:g}"),
     ]
     out += sketch_comparison_checks(ds, t, mask)
-    return out
+    return with_claims(out, CLAIMS)
+
+
+CLAIMS = {
+    "risk matches the limit": "the mean risk matches the limit of Theorem 3.2 within Monte Carlo error plus the finite-"
+                              f"size allowance 2·|limit|/(|m − p| − 1), wherever |p/m − 1| ≥ {EXCLUDE:g}",
+    "haar beats i.i.d.": {"claim": "for p < m, the Haar sketch has lower mean risk than the i.i.d. Gaussian sketch at "
+                                   "every α and ψ (z ≥ 3)", "statistic": "smallest z of (i.i.d. − Haar)",
+                          "direction": ">="},
+    "srht beats i.i.d.": {"claim": "for p < m, the SRHT sketch has lower mean risk than the i.i.d. Gaussian sketch at "
+                                   "every α and ψ (z ≥ 3)", "statistic": "smallest z of (i.i.d. − SRHT)",
+                          "direction": ">="},
+    "haar equals i.i.d.": "for p > m, the Haar and i.i.d. sketches have the same mean risk within Monte Carlo error",
+    "srht equals i.i.d.": "for p > m, the SRHT and i.i.d. sketches have the same mean risk within Monte Carlo error",
+}
 
 
 def plot(ds):
-    """Risk against psi (reversed axis) per alpha, one band per sketch, dashed limits."""
+    """Risk against ψ (reversed axis) per α: markers with 95% error bars per sketch, limits on top,
+    nothing joined across the pole ψ = p/n."""
     alphas = ds["alpha"].values
-    fig, axes = plotting.figure(1, len(alphas), width=3.8, height=3.2,
-                                title=f"Sketched ridgeless regression, n = {ds.attrs['n']}, p = {ds.attrs['p']}")
+    fig, axes = plotting.figure(1, len(alphas), width=3.5, height=3.0,
+                                title=f"Sketched ridgeless regression, $n$ = {ds.attrs['n']}, $p$ = {ds.attrs['p']}")
     psi = ds["psi"].values
     fine = np.linspace(psi.min(), psi.max(), 600)
     n, p = ds.attrs["n"], ds.attrs["p"]
+    pole = p / n
     for ax, a in zip(axes[0], alphas):
-        for j, sk in enumerate(ds["sketch"].values):
-            plotting.band(ax, psi, ds["risk"].sel(alpha=a, sketch=sk), label=str(sk), color=plotting.COLORS[j], marker="o")
-        for sk, color in (("haar", "black"), ("gaussian", plotting.COLORS[2])):
+        sims = {str(sk): (ds["risk"].sel(alpha=a, sketch=sk), plotting.COLORS[j])
+                for j, sk in enumerate(ds["sketch"].values)}
+        lines = []
+        for sk, color in (("haar", None), ("gaussian", plotting.COLORS[2])):
             b, v = isotropic_limits(p / n, fine, a, ds.attrs["sigma"], sk)
             r = np.where(np.abs(p / (fine * n) - 1) < 0.03, np.nan, b + v)
-            plotting.theory_line(ax, fine, r, color=color, label=f"limit ({'orthogonal' if sk == 'haar' else 'i.i.d.'})")
-        ax.axvline(p / n, color="grey", linewidth=0.8, linestyle=":")
-        ax.set(yscale="log", xlabel="psi = m/n (reversed)", ylabel="out-of-sample risk",
-               title=f"alpha = {a:g}, sigma = {ds.attrs['sigma']:g}", xlim=(psi.max() + 0.02, psi.min() - 0.02))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-    axes[0, 0].legend(loc="upper left")
+            lines.append({"x": fine, "y": r, "color": color, "var": "risk_theory",
+                          "label": f"limit ({'orthogonal' if sk == 'haar' else 'i.i.d.'})"})
+        plotting.risk_vs_ratio(ax, psi, sims, theory=lines, singular=pole, reverse=True,
+                               xlabel="$\\psi = m/n$ (reversed)", ylabel="out-of-sample risk",
+                               title=f"$\\alpha$ = {a:g}, $\\sigma$ = {ds.attrs['sigma']:g}")
+        if "haar" in ds["sketch"].values:
+            plotting.theory_points(ax, psi, ds["risk_finite"].sel(alpha=a, sketch="haar").values, var="risk_finite",
+                                   label="exact finite-size risk (orthogonal)", marker="_", markersize=7,
+                                   markeredgewidth=1.1)
+    plotting.legend(fig, where="right", title="simulation:\nmean, 95% CI")
     return fig
 
 
@@ -126,7 +152,7 @@ PSI = tuple(float(v) for v in np.round(np.concatenate([np.linspace(0.11, 0.49, 1
 STUDY = Study(
     name="sketched-risk",
     title="Sketched ridgeless regression: risk against the sketch size, orthogonal vs i.i.d. sketches",
-    paper="Chen, Zeng, Yang, Sun, Sketched Ridgeless Linear Regression: The Role of Downsampling, ICML 2023 (Figure 2)",
+    paper="Chen, Zeng, Yang, Sun, Sketched Ridgeless Linear Regression: The Role of Downsampling, ICML 2023, arXiv:2302.01088 (Figure 2)",
     family="regression",
     teaching=(
         "Misspecified: how much data to use. The minimum-norm fit is computed on m sketched samples S X, S y "

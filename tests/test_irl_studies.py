@@ -32,9 +32,9 @@ def test_numba_agrees_with_numpy_and_replications_are_independent(name):
     for var in a.data_vars:
         assert a[var].attrs.get("long_name") and "units" in a[var].attrs
         x, y = a[var], b[var]
-        if "method" in x.dims and var != "starc":
+        if "irl_method" in x.dims and var != "starc":
             # the worst case maximises STARC; the maximiser is not unique, so only its STARC is compared
-            x, y = x.sel({"method": x["method"] != "worst_case"}), y.sel({"method": y["method"] != "worst_case"})
+            x, y = x.sel({"irl_method": x["irl_method"] != "worst_case"}), y.sel({"irl_method": y["irl_method"] != "worst_case"})
         assert np.allclose(x.values, y.values, atol=1e-5, equal_nan=True), var
         assert np.allclose(b[var].isel(rep=slice(0, 2)).values, c[var].values, atol=1e-12, equal_nan=True), var
     assert a.sizes["rep"] == 3
@@ -65,8 +65,8 @@ def test_discount_dataset_has_the_documented_dims_and_checks_run():
     )
     ds = result.dataset
     for var in ("starc", "epic", "regret"):
-        assert set(ds[var].dims) == {"method", "gamma_true", "gamma_assumed", "mdp"}
-    assert list(ds["method"].values) == ["mce", "boltzmann", "worst_case", "mce_irl"]
+        assert set(ds[var].dims) == {"irl_method", "gamma_true", "gamma_assumed", "mdp"}
+    assert list(ds["irl_method"].values) == ["mce", "boltzmann", "worst_case", "mce_irl"]
     names = {c.name: c for c in result.checks}
     assert names["MCE closed form: STARC = 0 to numerical precision (any misspecification)"].passed
     assert names["worst case over the feasible set: STARC ≥ 0.5 for every MDP under any misspecification"].passed
@@ -76,7 +76,7 @@ def test_discount_dataset_has_the_documented_dims_and_checks_run():
 def test_dynamics_worst_case_is_maximal():
     result = run_study("irl-dynamics", quick=True, out=None, backend="numba", progress=False, reps=2,
                        overrides={"lam": [0.0, 0.01], "n_states": 6})
-    worst = result.dataset["starc"].sel({"method": "worst_case"})
+    worst = result.dataset["starc"].sel(irl_method="worst_case")
     assert float(worst.sel(lam=0.0).max()) <= 1e-9
     assert float(worst.sel(lam=0.01).min()) >= 0.99
 

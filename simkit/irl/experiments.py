@@ -90,10 +90,10 @@ def misspecified_irl(mdp: MDP, gamma, gamma_assumed, transitions_assumed, *, alp
 
 
 def metrics_dataset_vars(results):
-    """xarray variables (dims ``(method, rep)`` / ``(rep,)``) from a list of :func:`misspecified_irl` results."""
+    """xarray variables (dims ``(irl_method, rep)`` / ``(rep,)``) from a list of :func:`misspecified_irl` results."""
     out = {}
     for name in METRICS:
-        out[name] = (("method", "rep"), np.stack([res[name] for res in results], axis=1), ATTRS[name])
+        out[name] = (("irl_method", "rep"), np.stack([res[name] for res in results], axis=1), ATTRS[name])
     for name in ("starc_sup", "boltzmann_theory", "mce_irl_gap"):
         out[name] = (("rep",), np.array([res[name] for res in results]), ATTRS[name])
     return out

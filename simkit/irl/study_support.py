@@ -58,20 +58,21 @@ def simulate_cell(params, states, backend, *, gamma, gamma_assumed, lam):
                 restarts=params["restarts"], backend=backend,
             )
         )
-    return xr.Dataset(metrics_dataset_vars(results), coords={"method": list(METHODS)})
+    return xr.Dataset(metrics_dataset_vars(results), coords={"irl_method": list(METHODS)})
 
 
 def theory(ds, rep_dim="mdp"):
     """STARC theory per method: 0 for MCE, the Boltzmann error term's prediction, the worst case's supremum.
 
-    Returns ``starc_theory`` (method, grid…), NaN for MCE-IRL (no closed form).
+    Returns ``starc_theory`` (irl_method, grid…), NaN for MCE-IRL (no closed form).
     """
     sup = ds["starc_sup"].mean(rep_dim)
     zero = xr.zeros_like(sup)
     nan = xr.full_like(sup, np.nan)
     boltz = ds["boltzmann_theory"].mean(rep_dim)
     parts = {"mce": zero, "boltzmann": boltz, "worst_case": sup, "mce_irl": nan}
-    out = xr.concat([parts[m] for m in ds["method"].values], dim="method").assign_coords(method=ds["method"])
+    out = xr.concat([parts[m] for m in ds["irl_method"].values], dim="irl_method")
+    out = out.assign_coords(irl_method=ds["irl_method"])
     out.attrs = {
         "long_name": "mean STARC-VAL predicted by theory (MCE: 0; Boltzmann: error term; worst case: supremum)",
         "units": "1",
@@ -81,18 +82,18 @@ def theory(ds, rep_dim="mdp"):
 
 def zero_checks(ds, misspecified, rep_dim="mdp"):
     """Checks that hold exactly: MCE closed form at 0 everywhere, every method at 0 without misspecification."""
-    mce = ds["starc"].sel({"method": "mce"})
+    mce = ds["starc"].sel({"irl_method": "mce"})
     out = [
         ck.condition(
             "MCE closed form: STARC = 0 to numerical precision (any misspecification)",
             float(mce.max()) <= 1e-8, float(mce.max()), 1e-8, "max over all cells and MDPs",
         ),
         ck.condition(
-            "MCE closed form: regret = 0", float(ds["regret"].sel({"method": "mce"}).max()) <= 1e-9,
-            float(ds["regret"].sel({"method": "mce"}).max()), 1e-9, "max over all cells and MDPs",
+            "MCE closed form: regret = 0", float(ds["regret"].sel({"irl_method": "mce"}).max()) <= 1e-9,
+            float(ds["regret"].sel({"irl_method": "mce"}).max()), 1e-9, "max over all cells and MDPs",
         ),
     ]
-    exact = ds["starc"].sel({"method": ["mce", "boltzmann", "worst_case"]}).where(~misspecified)
+    exact = ds["starc"].sel({"irl_method": ["mce", "boltzmann", "worst_case"]}).where(~misspecified)
     if int(exact.notnull().sum()):
         value = float(exact.max())
         out.append(ck.condition(
@@ -104,7 +105,7 @@ def zero_checks(ds, misspecified, rep_dim="mdp"):
 
 def boltzmann_theory_check(ds):
     """The Boltzmann closed form's distance equals its error-term prediction for every MDP."""
-    dev = abs(ds["starc"].sel({"method": "boltzmann"}) - ds["boltzmann_theory"])
+    dev = abs(ds["starc"].sel({"irl_method": "boltzmann"}) - ds["boltzmann_theory"])
     value = float(dev.max())
     return ck.condition(
         "Boltzmann closed form = its error-term prediction (γτ − γ'τ')(V* − c) for every MDP (|Δ| ≤ 1e-6)",
@@ -114,7 +115,7 @@ def boltzmann_theory_check(ds):
 
 def worst_case_checks(ds, misspecified, rep_dim="mdp"):
     """Checks of the worst case: ≥ 0.5 for every misspecified MDP, and reaching the closed-form supremum."""
-    worst = ds["starc"].sel({"method": "worst_case"})
+    worst = ds["starc"].sel({"irl_method": "worst_case"})
     mis = worst.where(misspecified)
     gap = (ds["starc_sup"] - worst).where(misspecified)
     return [
@@ -142,20 +143,20 @@ def plot_methods(ds, panels, x_of, xlabel, *, gap_of=None, gap_label="", xscale=
     fig, axes = plotting.figure(len(panels), 3 + (gap_of is not None), width=3.3, height=2.5, title=title)
     if gap_of is not None:
         for row, (label, sel) in enumerate(panels):
-            _boltzmann_loglog(axes[row, 3], ds["starc"].sel({"method": "boltzmann", **sel}),
-                              ds["starc_theory"].sel({"method": "boltzmann", **sel}), gap_of, gap_label, rep_dim)
+            _boltzmann_loglog(axes[row, 3], ds["starc"].sel({"irl_method": "boltzmann", **sel}),
+                              ds["starc_theory"].sel({"irl_method": "boltzmann", **sel}), gap_of, gap_label, rep_dim)
     for row, (label, sel) in enumerate(panels):
         for col, (name, ylabel) in enumerate(metrics):
             ax = axes[row, col]
-            for k, method in enumerate(ds["method"].values):
-                da = ds[name].sel({"method": method, **sel})
+            for k, method in enumerate(ds["irl_method"].values):
+                da = ds[name].sel({"irl_method": method, **sel})
                 x = np.asarray(x_of(da))
                 order = np.argsort(x)
                 da = da.isel({da.dims[0]: order})
                 plotting.band(ax, x[order], da, dim=rep_dim, label=METHOD_LABELS[str(method)],
                               color=plotting.COLORS[k], marker="o")
                 if name == "starc" and method in ("mce", "boltzmann", "worst_case"):
-                    th = ds["starc_theory"].sel({"method": method, **sel}).isel({da.dims[0]: order})
+                    th = ds["starc_theory"].sel({"irl_method": method, **sel}).isel({da.dims[0]: order})
                     plotting.theory_line(ax, x[order], th.values, color=plotting.COLORS[k])
             ax.set_xscale(xscale, **({"linthresh": linthresh} if xscale == "symlog" else {}))
             ax.set_ylim(-0.03, 1.03)
