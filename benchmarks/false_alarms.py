@@ -39,16 +39,36 @@ def measure(seeds: int, log: str, studies=None) -> None:
                     continue
                 start = time.perf_counter()
                 try:
-                    result = simkit.run_study(study, quick=True, reps=reps, seed=seed, out=None, progress=False,
-                                              backend="numba" if "numba" in study.backends else "numpy")
-                    rows = [{"name": c.name, "outcome": c.outcome, "value": c.value, "detail": c.detail}
-                            for c in result.checks]
+                    result = simkit.run_study(
+                        study,
+                        quick=True,
+                        reps=reps,
+                        seed=seed,
+                        out=None,
+                        progress=False,
+                        backend="numba" if "numba" in study.backends else "numpy",
+                    )
+                    rows = [
+                        {"name": c.name, "outcome": c.outcome, "value": c.value, "detail": c.detail}
+                        for c in result.checks
+                    ]
                     error = None
                 except Exception as exc:  # recorded, so one broken study does not stop the measurement
                     rows, error = [], f"{type(exc).__name__}: {exc}"
                 with open(log, "a") as fh:
-                    fh.write(json.dumps({"study": study.name, "reps": reps, "seed": seed, "checks": rows,
-                                         "error": error, "seconds": time.perf_counter() - start}) + "\n")
+                    fh.write(
+                        json.dumps(
+                            {
+                                "study": study.name,
+                                "reps": reps,
+                                "seed": seed,
+                                "checks": rows,
+                                "error": error,
+                                "seconds": time.perf_counter() - start,
+                            }
+                        )
+                        + "\n"
+                    )
                 print(f"{study.name} reps={reps} seed={seed}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
 
 

@@ -230,7 +230,9 @@ def karmed_body(state, env, inst_mode, inst_mean, inst_var, env_prior, policy, p
                     if policy == 0:
                         index = m + math.sqrt(2.0 * log_t / n)
                     elif policy == 1:
-                        index = m + math.sqrt(2.0 * (work[4, i] / n) * explore_level / n) + 3.0 * pp[0] * explore_level / n
+                        index = (
+                            m + math.sqrt(2.0 * (work[4, i] / n) * explore_level / n) + 3.0 * pp[0] * explore_level / n
+                        )
                     elif policy == 2:
                         index = m + math.sqrt(2.0 * pp[0] * log_t / n)
                     elif policy == 4:
@@ -275,7 +277,9 @@ def karmed_body(state, env, inst_mode, inst_mean, inst_var, env_prior, policy, p
 def karmed_cpu(states, env, inst_mode, inst_mean, inst_var, env_prior, policy, pp, horizon, grid, work, regret):
     """Run replication ``r`` of :func:`karmed_body` on ``states[r]``, ``work[r]``, ``regret[r]``, in parallel."""
     for r in numba.prange(states.shape[0]):
-        karmed_body(states[r], env, inst_mode, inst_mean, inst_var, env_prior, policy, pp, horizon, grid, work[r], regret[r])
+        karmed_body(
+            states[r], env, inst_mode, inst_mean, inst_var, env_prior, policy, pp, horizon, grid, work[r], regret[r]
+        )
 
 
 @cuda_launcher
@@ -283,4 +287,6 @@ def karmed_cuda(states, env, inst_mode, inst_mean, inst_var, env_prior, policy, 
     """One CUDA thread per replication of :func:`karmed_body`."""
     r = cuda.grid(1)
     if r < states.shape[0]:
-        karmed_body(states[r], env, inst_mode, inst_mean, inst_var, env_prior, policy, pp, horizon, grid, work[r], regret[r])
+        karmed_body(
+            states[r], env, inst_mode, inst_mean, inst_var, env_prior, policy, pp, horizon, grid, work[r], regret[r]
+        )

@@ -151,8 +151,29 @@ def refresh_stats(ctx, uinv, theta, arm_stats):
 
 
 @device
-def linear_body(state, arms, rewards, fresh, theta_star, zeta, misspec, sigma, policy, pp, horizon, grid,
-                uinv, theta, arm_stats, scratch, chol, ctx, ctx_rewards, pulls, regret_out):
+def linear_body(
+    state,
+    arms,
+    rewards,
+    fresh,
+    theta_star,
+    zeta,
+    misspec,
+    sigma,
+    policy,
+    pp,
+    horizon,
+    grid,
+    uinv,
+    theta,
+    arm_stats,
+    scratch,
+    chol,
+    ctx,
+    ctx_rewards,
+    pulls,
+    regret_out,
+):
     """Play one replication; see the module docstring for policies, updates and draw order.
 
     Parameters
@@ -262,7 +283,10 @@ def linear_body(state, arms, rewards, fresh, theta_star, zeta, misspec, sigma, p
                     break
                 cut = top_ucb - 2.0 * thr
                 for i in range(n):
-                    if cand[i] > 0.0 and arm_stats[level, 0, i] + beta_r * math.sqrt(max(arm_stats[level, 1, i], 0.0)) < cut:
+                    if (
+                        cand[i] > 0.0
+                        and arm_stats[level, 0, i] + beta_r * math.sqrt(max(arm_stats[level, 1, i], 0.0)) < cut
+                    ):
                         cand[i] = 0.0
         else:
             for j in range(d):
@@ -303,19 +327,103 @@ def linear_body(state, arms, rewards, fresh, theta_star, zeta, misspec, sigma, p
 
 
 @cpu_launcher
-def linear_cpu(states, arms, rewards, fresh, theta_star, zeta, misspec, sigma, policy, pp, horizon, grid,
-               uinv, theta, arm_stats, scratch, chol, ctx, ctx_rewards, pulls, regret):
+def linear_cpu(
+    states,
+    arms,
+    rewards,
+    fresh,
+    theta_star,
+    zeta,
+    misspec,
+    sigma,
+    policy,
+    pp,
+    horizon,
+    grid,
+    uinv,
+    theta,
+    arm_stats,
+    scratch,
+    chol,
+    ctx,
+    ctx_rewards,
+    pulls,
+    regret,
+):
     """Run replication ``r`` of :func:`linear_body` on ``states[r]`` and row ``r`` of every work array, in parallel."""
     for r in numba.prange(states.shape[0]):
-        linear_body(states[r], arms, rewards, fresh, theta_star, zeta, misspec, sigma, policy, pp, horizon, grid,
-                    uinv[r], theta[r], arm_stats[r], scratch[r], chol[r], ctx[r], ctx_rewards[r], pulls[r], regret[r])
+        linear_body(
+            states[r],
+            arms,
+            rewards,
+            fresh,
+            theta_star,
+            zeta,
+            misspec,
+            sigma,
+            policy,
+            pp,
+            horizon,
+            grid,
+            uinv[r],
+            theta[r],
+            arm_stats[r],
+            scratch[r],
+            chol[r],
+            ctx[r],
+            ctx_rewards[r],
+            pulls[r],
+            regret[r],
+        )
 
 
 @cuda_launcher
-def linear_cuda(states, arms, rewards, fresh, theta_star, zeta, misspec, sigma, policy, pp, horizon, grid,
-                uinv, theta, arm_stats, scratch, chol, ctx, ctx_rewards, pulls, regret):
+def linear_cuda(
+    states,
+    arms,
+    rewards,
+    fresh,
+    theta_star,
+    zeta,
+    misspec,
+    sigma,
+    policy,
+    pp,
+    horizon,
+    grid,
+    uinv,
+    theta,
+    arm_stats,
+    scratch,
+    chol,
+    ctx,
+    ctx_rewards,
+    pulls,
+    regret,
+):
     """One CUDA thread per replication of :func:`linear_body`."""
     r = cuda.grid(1)
     if r < states.shape[0]:
-        linear_body(states[r], arms, rewards, fresh, theta_star, zeta, misspec, sigma, policy, pp, horizon, grid,
-                    uinv[r], theta[r], arm_stats[r], scratch[r], chol[r], ctx[r], ctx_rewards[r], pulls[r], regret[r])
+        linear_body(
+            states[r],
+            arms,
+            rewards,
+            fresh,
+            theta_star,
+            zeta,
+            misspec,
+            sigma,
+            policy,
+            pp,
+            horizon,
+            grid,
+            uinv[r],
+            theta[r],
+            arm_stats[r],
+            scratch[r],
+            chol[r],
+            ctx[r],
+            ctx_rewards[r],
+            pulls[r],
+            regret[r],
+        )

@@ -30,8 +30,28 @@ from .targets import cpu_launcher, cuda_launcher, device
 
 
 @device
-def gaussian_chain_body(state, mu0, sigma0, ddof, accumulate, generations, record,
-                        z, zbar, delta, mu, m, Sz, L, C, T1, S, out_mean, out_logdet, out_trace):
+def gaussian_chain_body(
+    state,
+    mu0,
+    sigma0,
+    ddof,
+    accumulate,
+    generations,
+    record,
+    z,
+    zbar,
+    delta,
+    mu,
+    m,
+    Sz,
+    L,
+    C,
+    T1,
+    S,
+    out_mean,
+    out_logdet,
+    out_trace,
+):
     """Run one replication (model and draw order in the module docstring).
 
     Parameters
@@ -136,7 +156,9 @@ def gaussian_chain_body(state, mu0, sigma0, ddof, accumulate, generations, recor
 
 
 @cpu_launcher
-def gaussian_chain_cpu(states, d, M, mu0, sigma0, ddof, accumulate, generations, record, out_mean, out_logdet, out_trace):
+def gaussian_chain_cpu(
+    states, d, M, mu0, sigma0, ddof, accumulate, generations, record, out_mean, out_logdet, out_trace
+):
     """CPU launcher: replication ``r`` fills ``out_*[r]`` from ``states[r]``."""
     for r in numba.prange(states.shape[0]):
         z = np.empty((M, d))
@@ -149,19 +171,59 @@ def gaussian_chain_cpu(states, d, M, mu0, sigma0, ddof, accumulate, generations,
         C = np.empty((d, d))
         T1 = np.empty((d, d))
         S = np.empty((d, d))
-        gaussian_chain_body(states[r], mu0, sigma0, ddof, accumulate, generations, record,
-                            z, zbar, delta, mu, m, Sz, L, C, T1, S, out_mean[r], out_logdet[r], out_trace[r])
+        gaussian_chain_body(
+            states[r],
+            mu0,
+            sigma0,
+            ddof,
+            accumulate,
+            generations,
+            record,
+            z,
+            zbar,
+            delta,
+            mu,
+            m,
+            Sz,
+            L,
+            C,
+            T1,
+            S,
+            out_mean[r],
+            out_logdet[r],
+            out_trace[r],
+        )
 
 
 @cuda_launcher
-def gaussian_chain_cuda(states, mu0, sigma0, ddof, accumulate, generations, record, z, vecs, mats,
-                        out_mean, out_logdet, out_trace):
+def gaussian_chain_cuda(
+    states, mu0, sigma0, ddof, accumulate, generations, record, z, vecs, mats, out_mean, out_logdet, out_trace
+):
     """CUDA launcher, one thread per replication; ``z`` ``(reps, M, d)``, ``vecs`` ``(reps, 4, d)``,
     ``mats`` ``(reps, 5, d, d)`` work space."""
     r = cuda.grid(1)
     if r < states.shape[0]:
         v = vecs[r]
         w = mats[r]
-        gaussian_chain_body(states[r], mu0, sigma0, ddof, accumulate, generations, record,
-                            z[r], v[0], v[1], v[2], v[3], w[0], w[1], w[2], w[3], w[4],
-                            out_mean[r], out_logdet[r], out_trace[r])
+        gaussian_chain_body(
+            states[r],
+            mu0,
+            sigma0,
+            ddof,
+            accumulate,
+            generations,
+            record,
+            z[r],
+            v[0],
+            v[1],
+            v[2],
+            v[3],
+            w[0],
+            w[1],
+            w[2],
+            w[3],
+            w[4],
+            out_mean[r],
+            out_logdet[r],
+            out_trace[r],
+        )

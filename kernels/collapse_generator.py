@@ -48,8 +48,30 @@ def _label(state, X, w, noise_sd, y):
 
 
 @device
-def generator_ridge_body(state, w_norm, sigma0, sigma, steps, record, lams,
-                         w0, w, v, Xg, yg, Gg, Lg, Xd, yd, Gd, Ld, hd, wr, gen_err, test_err):
+def generator_ridge_body(
+    state,
+    w_norm,
+    sigma0,
+    sigma,
+    steps,
+    record,
+    lams,
+    w0,
+    w,
+    v,
+    Xg,
+    yg,
+    Gg,
+    Lg,
+    Xd,
+    yd,
+    Gd,
+    Ld,
+    hd,
+    wr,
+    gen_err,
+    test_err,
+):
     """Run one replication (see the module docstring for the model and the draw order).
 
     Parameters
@@ -138,13 +160,36 @@ def generator_ridge_cpu(states, d, T0, T, w_norm, sigma0, sigma, steps, record, 
         yd = np.empty(T)
         Gd = np.empty((d, d))
         Ld = np.empty((d, d))
-        generator_ridge_body(states[r], w_norm, sigma0, sigma, steps, record, lams,
-                             w0, w, v, Xg, yg, Gg, Lg, Xd, yd, Gd, Ld, hd, wr, gen_err[r], test_err[r])
+        generator_ridge_body(
+            states[r],
+            w_norm,
+            sigma0,
+            sigma,
+            steps,
+            record,
+            lams,
+            w0,
+            w,
+            v,
+            Xg,
+            yg,
+            Gg,
+            Lg,
+            Xd,
+            yd,
+            Gd,
+            Ld,
+            hd,
+            wr,
+            gen_err[r],
+            test_err[r],
+        )
 
 
 @cuda_launcher
-def generator_ridge_cuda(states, w_norm, sigma0, sigma, steps, record, lams,
-                         vecs, v, Xg, yg, gmats, Xd, yd, dmats, gen_err, test_err):
+def generator_ridge_cuda(
+    states, w_norm, sigma0, sigma, steps, record, lams, vecs, v, Xg, yg, gmats, Xd, yd, dmats, gen_err, test_err
+):
     """CUDA launcher, one thread per replication.
 
     Work space with a leading replication axis: ``vecs`` ``(reps, 4, d)``, ``v`` ``(reps, p)``,
@@ -156,6 +201,27 @@ def generator_ridge_cuda(states, w_norm, sigma0, sigma, steps, record, lams,
         a = vecs[r]
         g = gmats[r]
         m = dmats[r]
-        generator_ridge_body(states[r], w_norm, sigma0, sigma, steps, record, lams,
-                             a[0], a[1], v[r], Xg[r], yg[r], g[0], g[1], Xd[r], yd[r], m[0], m[1], a[2], a[3],
-                             gen_err[r], test_err[r])
+        generator_ridge_body(
+            states[r],
+            w_norm,
+            sigma0,
+            sigma,
+            steps,
+            record,
+            lams,
+            a[0],
+            a[1],
+            v[r],
+            Xg[r],
+            yg[r],
+            g[0],
+            g[1],
+            Xd[r],
+            yd[r],
+            m[0],
+            m[1],
+            a[2],
+            a[3],
+            gen_err[r],
+            test_err[r],
+        )

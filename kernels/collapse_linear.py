@@ -112,4 +112,20 @@ def linear_chain_cuda(states, sigma, ridge, accumulate, fresh_design, vecs, X, y
     if r < states.shape[0]:
         v = vecs[r]
         m = mats[r]
-        linear_chain_body(states[r], sigma, ridge, accumulate, fresh_design, v[0], v[1], X[r], y[r], v[2], m[0], m[1], v[3], m[2], out[r])
+        linear_chain_body(
+            states[r],
+            sigma,
+            ridge,
+            accumulate,
+            fresh_design,
+            v[0],
+            v[1],
+            X[r],
+            y[r],
+            v[2],
+            m[0],
+            m[1],
+            v[3],
+            m[2],
+            out[r],
+        )

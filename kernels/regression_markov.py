@@ -79,4 +79,3 @@ def markov_krr_cuda(x, y, mu, bridge, dd, rr, c):
     r = cuda.grid(1)
     if r < x.shape[0]:
         markov_krr_body(x[r], y[r], mu[r], bridge, dd[r], rr[r], c[r])
-

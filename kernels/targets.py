@@ -64,9 +64,7 @@ def compiled(func, target):
             value = namespace.get(name)
             if callable(value) and (id(value) in _BODIES or id(value) in _LAUNCHERS):
                 namespace[name] = compiled(value, target)
-        rebound = types.FunctionType(
-            func.__code__, namespace, func.__name__, func.__defaults__, func.__closure__
-        )
+        rebound = types.FunctionType(func.__code__, namespace, func.__name__, func.__defaults__, func.__closure__)
         rebound.__qualname__ = func.__qualname__
         rebound.__module__ = func.__module__
         result = _jit(rebound, func, target)

@@ -135,7 +135,12 @@ def run_study(
             start = time.perf_counter()
             with executor:
                 ds, reused, computed = evaluate(
-                    study, cfg, executor, checkpoint_dir=checkpoints, fresh=fresh, progress=progress,
+                    study,
+                    cfg,
+                    executor,
+                    checkpoint_dir=checkpoints,
+                    fresh=fresh,
+                    progress=progress,
                 )
             wall = time.perf_counter() - start
             ds, checks = finish_dataset(study, cfg, ds, wall)
@@ -257,8 +262,9 @@ def summarize_dataset(ds: xr.Dataset, dim: str = "rep") -> xr.Dataset:
         long_name = base.get("long_name", name)
         out[f"{name}_mean"] = s["mean"].assign_attrs({**base, "long_name": f"mean over {dim} of {long_name}"})
         out[f"{name}_se"] = s["se"].assign_attrs({**base, "long_name": f"standard error of the mean of {long_name}"})
-        out[f"{name}_count"] = s["count"].astype("int64").assign_attrs(
-            {"long_name": f"finite replications of {long_name}", "units": "1"})
+        out[f"{name}_count"] = (
+            s["count"].astype("int64").assign_attrs({"long_name": f"finite replications of {long_name}", "units": "1"})
+        )
     if dim in out.coords:
         out = out.drop_vars(dim)
     return out.assign_attrs(store="summary")
@@ -271,8 +277,10 @@ def _api_call(study: Study, cfg) -> str:
     cli = os.path.basename(argv0) == "simkit" or argv0.endswith(os.path.join("simkit", "__main__.py"))
     if cli and len(sys.argv) > 1:
         return " ".join(["simkit", *sys.argv[1:]])
-    return (f"simkit.run_study({study.name!r}, reps={cfg.reps}, seed={cfg.seed}, backend={cfg.backend!r}, "
-            f"grid={ {k: list(v) for k, v in cfg.grid.items()} })")
+    return (
+        f"simkit.run_study({study.name!r}, reps={cfg.reps}, seed={cfg.seed}, backend={cfg.backend!r}, "
+        f"grid={ {k: list(v) for k, v in cfg.grid.items()} })"
+    )
 
 
 def _source() -> str:
@@ -285,10 +293,15 @@ def _source() -> str:
     root = Path(__file__).resolve().parent.parent
     if (root / ".git").exists():
         try:
-            rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                 text=True, timeout=5)
-            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True, timeout=5)
+            rev = subprocess.run(
+                ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+            )
+            dirty = subprocess.run(
+                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            )
             if rev.returncode == 0 and rev.stdout.strip():
                 text += f" (git {rev.stdout.strip()}{'+changes' if dirty.stdout.strip() else ''})"
         except (OSError, subprocess.SubprocessError):
@@ -316,8 +329,13 @@ def finish_dataset(study: Study, cfg, ds: xr.Dataset, wall_seconds: float, histo
     attrs = dict(cfg.settings)
     attrs.update(
         provenance(
-            study=study.name, paper=study.paper, seed=cfg.seed, backend=cfg.backend, reps=cfg.reps,
-            wall_seconds=wall_seconds, device=gpu_name() if cfg.backend == "cuda" else "cpu",
+            study=study.name,
+            paper=study.paper,
+            seed=cfg.seed,
+            backend=cfg.backend,
+            reps=cfg.reps,
+            wall_seconds=wall_seconds,
+            device=gpu_name() if cfg.backend == "cuda" else "cpu",
         )
     )
     attrs["title"] = study.title
@@ -348,12 +366,18 @@ def finish_dataset(study: Study, cfg, ds: xr.Dataset, wall_seconds: float, histo
         # a --set grid without values the checks compare (e.g. a reference arm left out): say so,
         # keep the dataset, and do not call it a failure
         what = exc.args[0] if exc.args else exc
-        checks = [Check(
-            "checks", False, float("nan"), float("nan"),
-            f"the checks compare grid values this run does not have ({type(exc).__name__}: {what}); "
-            "run with the study's grid values to evaluate them", inconclusive=True,
-            claim=f"{study.name}'s checks need the grid values they compare",
-        )]
+        checks = [
+            Check(
+                "checks",
+                False,
+                float("nan"),
+                float("nan"),
+                f"the checks compare grid values this run does not have ({type(exc).__name__}: {what}); "
+                "run with the study's grid values to evaluate them",
+                inconclusive=True,
+                claim=f"{study.name}'s checks need the grid values they compare",
+            )
+        ]
     ds.attrs["checks"] = checks_to_json(checks)
     ds.attrs["checks_passed"] = int(all(c.outcome == "pass" for c in checks))
     ds.attrs["checks_failed"] = int(sum(c.failed for c in checks))

@@ -153,7 +153,9 @@ def check_states(states) -> np.ndarray:
     """
     if not isinstance(states, np.ndarray) or states.dtype != np.uint64:
         kind = type(states).__name__ if not isinstance(states, np.ndarray) else f"{states.dtype} array"
-        raise ParameterTypeError(f"states must be a uint64 array of shape (reps, 2) from simkit.rng.rep_states, got {kind}")
+        raise ParameterTypeError(
+            f"states must be a uint64 array of shape (reps, 2) from simkit.rng.rep_states, got {kind}"
+        )
     if states.ndim != 2 or states.shape[1] != 2:
         raise ParameterError(f"states must have shape (reps, 2) (from simkit.rng.rep_states), got {states.shape}")
     if states.shape[0] < 1:

@@ -103,14 +103,22 @@ def within_mc_error(
     values = ratio.transpose(*mean.dims).values
     statistic = "|Δ|/tol"
     if np.all(np.isnan(values)):
-        return Check(name, False, float("nan"), 1.0, "no comparable points", inconclusive=True,
-                     claim=claim, statistic=statistic)
+        return Check(
+            name, False, float("nan"), 1.0, "no comparable points", inconclusive=True, claim=claim, statistic=statistic
+        )
     compared = np.isfinite(theory.transpose(*mean.dims).values)
     no_se = compared & ~np.isfinite(se.transpose(*mean.dims).values)
     if no_se.any() and float(s["count"].min()) < 2:
-        return Check(name, False, float("nan"), 1.0,
-                     "fewer than 2 replications at some points: no Monte Carlo error; run at least 2",
-                     inconclusive=True, claim=claim, statistic=statistic)
+        return Check(
+            name,
+            False,
+            float("nan"),
+            1.0,
+            "fewer than 2 replications at some points: no Monte Carlo error; run at least 2",
+            inconclusive=True,
+            claim=claim,
+            statistic=statistic,
+        )
     worst = np.unravel_index(np.nanargmax(values), values.shape)
     worst_ratio = float(values[worst])
     where = _coords_text(mean.transpose(*mean.dims), worst)
@@ -134,10 +142,17 @@ def within_mc_error(
         decisive = failing & ((count >= needed) | toward_tail)
         if not decisive.any():
             want = int(np.ceil(np.nanmax(np.where(failing, needed, 0.0))))
-            return Check(name, False, worst_ratio, 1.0,
-                         detail + f"; inconclusive: the statistic is too skewed for {int(np.nanmin(count[failing]))} "
-                         f"replications (Cochran's rule 25γ² asks for about {want})",
-                         inconclusive=True, claim=claim, statistic=statistic)
+            return Check(
+                name,
+                False,
+                worst_ratio,
+                1.0,
+                detail + f"; inconclusive: the statistic is too skewed for {int(np.nanmin(count[failing]))} "
+                f"replications (Cochran's rule 25γ² asks for about {want})",
+                inconclusive=True,
+                claim=claim,
+                statistic=statistic,
+            )
     return Check(name, bool(worst_ratio <= 1.0), worst_ratio, 1.0, detail, claim=claim, statistic=statistic)
 
 
@@ -163,7 +178,13 @@ def _hall_deviation(sim: xr.DataArray, s: xr.Dataset, dev: xr.DataArray, dim: st
 
 
 def mean_less(
-    name: str, a: xr.DataArray, b: xr.DataArray, *, z: float = 3.0, dim: str = "rep", factor: float = 1.0,
+    name: str,
+    a: xr.DataArray,
+    b: xr.DataArray,
+    *,
+    z: float = 3.0,
+    dim: str = "rep",
+    factor: float = 1.0,
     claim: str = "",
 ) -> Check:
     """Check that ``mean(a) < factor · mean(b)``, with three outcomes.
@@ -190,33 +211,61 @@ def mean_less(
         value = float("nan")
     else:
         value = gap / se if se > 0 else (np.inf if gap > 0 else (-np.inf if gap < 0 else 0.0))
-    detail = f"{float(sa['mean']):.4g} ± {float(sa['se']):.2g} vs {factor:g}×{float(sb['mean']):.4g} ± {float(sb['se']):.2g}"
+    detail = (
+        f"{float(sa['mean']):.4g} ± {float(sa['se']):.2g} vs {factor:g}×{float(sb['mean']):.4g} ± {float(sb['se']):.2g}"
+    )
     statistic = "gap/SE"
     if np.isfinite(value) and value >= z:
         return Check(name, True, float(value), z, detail, claim=claim, direction=">=", statistic=statistic)
     if np.isfinite(value) and value <= -z:
-        return Check(name, False, float(value), z, detail + f" (gap {value:.2f} SE against the claim)",
-                     claim=claim, direction=">=", statistic=statistic)
+        return Check(
+            name,
+            False,
+            float(value),
+            z,
+            detail + f" (gap {value:.2f} SE against the claim)",
+            claim=claim,
+            direction=">=",
+            statistic=statistic,
+        )
     n = int(min(float(sa["count"]), float(sb["count"])))
     if np.isfinite(value) and value > 0:
         needed = int(np.ceil(n * (z / value) ** 2))
         detail += f"; inconclusive at {n} reps: about {needed} would decide if the gap holds"
     else:
         detail += f"; inconclusive at {n} reps: the gap is within {z:g} SE of zero"
-    return Check(name, False, float(value), z, detail, inconclusive=True, claim=claim, direction=">=",
-                 statistic=statistic)
+    return Check(
+        name, False, float(value), z, detail, inconclusive=True, claim=claim, direction=">=", statistic=statistic
+    )
 
 
 def condition(
-    name: str, passed: bool, value: float, tolerance: float, detail: str = "", *,
-    inconclusive: bool = False, claim: str = "", direction: str = "<=", statistic: str = "",
+    name: str,
+    passed: bool,
+    value: float,
+    tolerance: float,
+    detail: str = "",
+    *,
+    inconclusive: bool = False,
+    claim: str = "",
+    direction: str = "<=",
+    statistic: str = "",
 ) -> Check:
     """A check from an already-computed statistic and its bound.
 
     ``passed`` is ignored (the check is not passed) when ``inconclusive`` is true.
     """
-    return Check(name, bool(passed) and not inconclusive, float(value), float(tolerance), detail,
-                 inconclusive=bool(inconclusive), claim=claim, direction=direction, statistic=statistic)
+    return Check(
+        name,
+        bool(passed) and not inconclusive,
+        float(value),
+        float(tolerance),
+        detail,
+        inconclusive=bool(inconclusive),
+        claim=claim,
+        direction=direction,
+        statistic=statistic,
+    )
 
 
 def checks_to_json(checks) -> str:
@@ -229,11 +278,19 @@ def checks_from_json(text: str) -> list[Check]:
     out = []
     for d in json.loads(text):
         outcome = d.get("outcome", "pass" if d["passed"] else "fail")
-        out.append(Check(
-            d["name"], outcome == "pass", float(d["value"]), float(d["tolerance"]), d.get("detail", ""),
-            inconclusive=outcome == "inconclusive", claim=d.get("claim", ""), direction=d.get("direction", "<="),
-            statistic=d.get("statistic", ""),
-        ))
+        out.append(
+            Check(
+                d["name"],
+                outcome == "pass",
+                float(d["value"]),
+                float(d["tolerance"]),
+                d.get("detail", ""),
+                inconclusive=outcome == "inconclusive",
+                claim=d.get("claim", ""),
+                direction=d.get("direction", "<="),
+                statistic=d.get("statistic", ""),
+            )
+        )
     return out
 
 
@@ -260,8 +317,10 @@ def format_table(rows, width: int = 100) -> str:
 
     stat_w, value_w, bound_w, outcome_w = 10, 9, 8, 12
     claim_w = max(20, width - (stat_w + value_w + bound_w + outcome_w) - 2 - 4 * 2)
-    header = (f"  {'claim':<{claim_w}}  {'statistic':<{stat_w}}  {'value':>{value_w}}  "
-              f"{'bound':<{bound_w}}  {'outcome':<{outcome_w}}").rstrip()
+    header = (
+        f"  {'claim':<{claim_w}}  {'statistic':<{stat_w}}  {'value':>{value_w}}  "
+        f"{'bound':<{bound_w}}  {'outcome':<{outcome_w}}"
+    ).rstrip()
     out = [header, "-" * min(width, len(header))]
     last = None
     used = []
@@ -274,8 +333,10 @@ def format_table(rows, width: int = 100) -> str:
         if c.statistic and c.statistic not in used:
             used.append(c.statistic)
         outcome = c.outcome if c.outcome == "pass" else c.outcome.upper()
-        out.append(f"  {lines[0]:<{claim_w}}  {stat:<{stat_w}}  {c.value:>{value_w}.4g}  "
-                   f"{_bound_text(c):<{bound_w}}  {outcome}")
+        out.append(
+            f"  {lines[0]:<{claim_w}}  {stat:<{stat_w}}  {c.value:>{value_w}.4g}  "
+            f"{_bound_text(c):<{bound_w}}  {outcome}"
+        )
         out += [f"    {line}" for line in lines[1:]]
         if c.outcome != "pass" and c.detail:
             out += textwrap.wrap(c.detail, width - 6, initial_indent="      ", subsequent_indent="      ")

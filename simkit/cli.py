@@ -42,7 +42,9 @@ def _parse_sets(study, items):
         if name not in names:
             raise ParameterError(f"--set {name}: {study.name} has no such parameter (known: {', '.join(names)})")
         if name in overrides:
-            raise ParameterError(f"--set {name}: given twice; give it once (a grid parameter takes a list: {name}=v1,v2)")
+            raise ParameterError(
+                f"--set {name}: given twice; give it once (a grid parameter takes a list: {name}=v1,v2)"
+            )
         param = study.param(name)
         values = [param.parse(part) for part in text.split(",")]
         overrides[name] = values if name in study.grid else (values[0] if len(values) == 1 else values)
@@ -56,17 +58,29 @@ def _add_run_options(p, *, single=True):
     p.add_argument("--backend", default="auto", help="auto, numpy, numba or cuda (default auto)")
     p.add_argument("--out", default="results", help="results folder (default ./results)")
     if single:
-        p.add_argument("--set", dest="sets", action="append", metavar="NAME=VALUE",
-                       help="override a setting, or a grid parameter with comma-separated values")
+        p.add_argument(
+            "--set",
+            dest="sets",
+            action="append",
+            metavar="NAME=VALUE",
+            help="override a setting, or a grid parameter with comma-separated values",
+        )
     p.add_argument("--workers", type=_int_arg("--workers"), default=1, help="local worker processes")
     p.add_argument("--dask", default=None, metavar="ADDRESS", help="Dask scheduler address, or 'local'")
     p.add_argument("--fresh", action="store_true", help="ignore checkpoints of an interrupted run")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument("--store", choices=("full", "summary"), default="full",
-                   help="what STUDY.nc keeps: every replication (full, default) or mean/SE/count (summary)")
+    p.add_argument(
+        "--store",
+        choices=("full", "summary"),
+        default="full",
+        help="what STUDY.nc keeps: every replication (full, default) or mean/SE/count (summary)",
+    )
     if single:
-        p.add_argument("--dry-run", action="store_true",
-                       help="print the plan (cells, units, replications, files, estimated time) and write nothing")
+        p.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="print the plan (cells, units, replications, files, estimated time) and write nothing",
+        )
 
 
 class _StudyHelp(argparse.Action):
@@ -126,9 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="small sizes")
     from . import gpucheck
 
-    gpucheck.add_arguments(sub.add_parser(
-        "gpu-check", help="compile every CUDA kernel for sm_80/sm_90 (--compile-only), or verify this GPU",
-    ))
+    gpucheck.add_arguments(
+        sub.add_parser(
+            "gpu-check",
+            help="compile every CUDA kernel for sm_80/sm_90 (--compile-only), or verify this GPU",
+        )
+    )
     return parser
 
 
@@ -155,8 +172,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     interrupts.clear()
     try:
-        previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_sigterm),
-                    signal.SIGINT: signal.signal(signal.SIGINT, _on_sigint)}
+        previous = {
+            signal.SIGTERM: signal.signal(signal.SIGTERM, _on_sigterm),
+            signal.SIGINT: signal.signal(signal.SIGINT, _on_sigint),
+        }
     except ValueError:  # not the main thread (an embedding application): keep its handlers
         previous = {}
     try:
@@ -198,14 +217,25 @@ def _run_one(name, args, overrides=None, quiet=False):
     from .api import run_study
 
     result = run_study(
-        name, quick=args.quick, reps=args.reps, seed=args.seed, backend=args.backend, overrides=overrides,
-        workers=args.workers, dask=args.dask, out=args.out, fresh=args.fresh, progress=not args.no_progress,
+        name,
+        quick=args.quick,
+        reps=args.reps,
+        seed=args.seed,
+        backend=args.backend,
+        overrides=overrides,
+        workers=args.workers,
+        dask=args.dask,
+        out=args.out,
+        fresh=args.fresh,
+        progress=not args.no_progress,
         store=args.store,
     )
     total = result.reused + result.computed
     resumed = f", {result.reused} reused from checkpoints" if result.reused else ""
-    print(f"{name}: {total} units ({result.computed} computed{resumed}) in {result.wall_seconds:.1f} s "
-          f"[{result.dataset.attrs['backend']}, {result.dataset.attrs['reps']} reps]")
+    print(
+        f"{name}: {total} units ({result.computed} computed{resumed}) in {result.wall_seconds:.1f} s "
+        f"[{result.dataset.attrs['backend']}, {result.dataset.attrs['reps']} reps]"
+    )
     return result
 
 
@@ -288,8 +318,9 @@ def _cmd_plot(args) -> int:
     try:
         study = get_study(name)
     except StudyError:
-        raise OutputError(f"{args.file}: written by study {name!r}, which is not registered here "
-                          f"(known: {', '.join(study_names())})") from None
+        raise OutputError(
+            f"{args.file}: written by study {name!r}, which is not registered here (known: {', '.join(study_names())})"
+        ) from None
     if ds.attrs.get("store") == "summary":
         raise OutputError(f"{args.file}: keeps only summaries (--store summary); redraw from a run with --store full")
     try:
@@ -313,13 +344,16 @@ def _cmd_plot(args) -> int:
         missing = named.group(1) if named else text
         raise OutputError(f"{args.file}: lacks the variable {missing!r}, which the {study.name} figure needs") from None
     except (ValueError, TypeError, IndexError) as exc:
-        raise OutputError(f"{args.file}: does not hold what the {study.name} figure needs "
-                          f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise OutputError(
+            f"{args.file}: does not hold what the {study.name} figure needs "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
     try:
         paths = save_figure(fig, folder / Path(args.file).stem)
     except OSError as exc:
-        raise OutputError(f"cannot write the figure in {folder}: {exc.strerror or type(exc).__name__} "
-                          "(the partial file was removed)") from None
+        raise OutputError(
+            f"cannot write the figure in {folder}: {exc.strerror or type(exc).__name__} (the partial file was removed)"
+        ) from None
     for path in paths:
         print(f"wrote {path}")
     return 0

@@ -66,8 +66,17 @@ def parameter_table(study: Study, width: int = 100) -> str:
     rows = [("name", "role", "type", "range", "units", "full", "quick")]
     for p in study.params:
         role = "swept" if p.name in study.grid else "fixed"
-        rows.append((p.name, role, p.kind.__name__, _range_text(p), p.units or "-",
-                     _values(study, p.name, False), _values(study, p.name, True)))
+        rows.append(
+            (
+                p.name,
+                role,
+                p.kind.__name__,
+                _range_text(p),
+                p.units or "-",
+                _values(study, p.name, False),
+                _values(study, p.name, True),
+            )
+        )
     caps = [14, 5, 5, 18, 10, 20, 16]
     cut = [tuple(c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(r, caps)) for r in rows]
     widths = [max(len(r[i]) for r in cut) for i in range(len(caps))]
@@ -151,12 +160,18 @@ def plan(study: Study, cfg: RunConfig, out, workers: int = 1) -> str:
     ]
     if cfg.inner:
         lines.append(f"evaluated together in each cell (shared draws): {', '.join(cfg.inner)}")
-    lines.append(f"estimated time: {_human_seconds(serial)} in one process"
-                 + (f", about {_human_seconds(serial / min(workers, cores()))} with {min(workers, cores())} workers"
-                    if workers > 1 else "")
-                 + " (from pilots of the first and last cells at 2 and 16 replications; other cells may differ)")
-    lines.append(f"estimated result size in memory: {_human_bytes(bytes_per_rep * total_reps)} "
-                 "(before compression on disk)")
+    lines.append(
+        f"estimated time: {_human_seconds(serial)} in one process"
+        + (
+            f", about {_human_seconds(serial / min(workers, cores()))} with {min(workers, cores())} workers"
+            if workers > 1
+            else ""
+        )
+        + " (from pilots of the first and last cells at 2 and 16 replications; other cells may differ)"
+    )
+    lines.append(
+        f"estimated result size in memory: {_human_bytes(bytes_per_rep * total_reps)} (before compression on disk)"
+    )
     if out is None:
         lines.append("files: none (in memory)")
     else:
@@ -174,7 +189,9 @@ def describe(study: Study, width: int = 100) -> str:
     cells_full = math.prod(len(v) for v in study.grid.values())
     cells_quick = math.prod(len(v) for v in study.quick_grid.values())
     wrap = lambda text, indent="  ": "\n".join(  # noqa: E731
-        textwrap.fill(par, width, initial_indent=indent, subsequent_indent=indent) for par in text.split("\n") if par.strip()
+        textwrap.fill(par, width, initial_indent=indent, subsequent_indent=indent)
+        for par in text.split("\n")
+        if par.strip()
     )
     parts = [
         f"{study.name} — {study.title}",
@@ -200,8 +217,11 @@ def describe(study: Study, width: int = 100) -> str:
         units = f" [{v['units']}]" if v["units"] else ""
         line = f"{v['name']}({', '.join(v['dims'])}){units}: {v['long_name']}"
         parts += textwrap.wrap(line, width, initial_indent="  ", subsequent_indent="      ")
-    parts += ["", "checks (each passes, fails on evidence against its claim, or is inconclusive when the",
-              "replications cannot decide):"]
+    parts += [
+        "",
+        "checks (each passes, fails on evidence against its claim, or is inconclusive when the",
+        "replications cannot decide):",
+    ]
     for claim in facts["checks"]:
         parts += textwrap.wrap(claim, width, initial_indent="  - ", subsequent_indent="    ")
     return "\n".join(parts)
@@ -238,8 +258,12 @@ def quick_facts(study: Study) -> dict:
     ds = result.dataset
     facts = {
         "variables": [
-            {"name": name, "dims": list(var.dims), "units": str(var.attrs.get("units", "")),
-             "long_name": str(var.attrs.get("long_name", name))}
+            {
+                "name": name,
+                "dims": list(var.dims),
+                "units": str(var.attrs.get("units", "")),
+                "long_name": str(var.attrs.get("long_name", name)),
+            }
             for name, var in ds.data_vars.items()
         ],
         "checks": [c.claim or c.name for c in result.checks],

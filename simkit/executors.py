@@ -152,7 +152,10 @@ class DaskExecutor:
             import logging
 
             self._cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
                 silence_logs=logging.ERROR,
             )
             self._client = Client(self._cluster)

@@ -38,8 +38,17 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["add_arguments", "run", "main", "record_study_launches", "compile_launches", "occupancy",
-           "compare_datasets", "KernelRow", "ARCHS"]
+__all__ = [
+    "add_arguments",
+    "run",
+    "main",
+    "record_study_launches",
+    "compile_launches",
+    "occupancy",
+    "compare_datasets",
+    "KernelRow",
+    "ARCHS",
+]
 
 #: Architectures compiled by ``--compile-only`` by default.
 ARCHS = ((8, 0), (9, 0))
@@ -47,10 +56,15 @@ RECORD_REPS = 2
 
 # per-SM limits: 32-bit registers, resident threads, resident blocks, shared memory (bytes)
 _SM = {
-    (7, 0): (65536, 2048, 32, 98304), (7, 5): (65536, 1024, 16, 65536),
-    (8, 0): (65536, 2048, 32, 167936), (8, 6): (65536, 1536, 16, 102400), (8, 7): (65536, 1536, 16, 167936),
-    (8, 9): (65536, 1536, 24, 102400), (9, 0): (65536, 2048, 32, 233472),
-    (10, 0): (65536, 2048, 32, 233472), (12, 0): (65536, 1536, 32, 102400),
+    (7, 0): (65536, 2048, 32, 98304),
+    (7, 5): (65536, 1024, 16, 65536),
+    (8, 0): (65536, 2048, 32, 167936),
+    (8, 6): (65536, 1536, 16, 102400),
+    (8, 7): (65536, 1536, 16, 167936),
+    (8, 9): (65536, 1536, 24, 102400),
+    (9, 0): (65536, 2048, 32, 233472),
+    (10, 0): (65536, 2048, 32, 233472),
+    (12, 0): (65536, 1536, 32, 102400),
 }
 
 #: Why a kernel needs more than 64 registers per thread (checked against the compile table).
@@ -91,15 +105,28 @@ class KernelRow:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``gpu-check`` options to ``parser``."""
-    parser.add_argument("--compile-only", action="store_true",
-                        help="compile every CUDA kernel the studies launch (no GPU needed) and print the table")
-    parser.add_argument("--arch", action="append", default=None, metavar="SM",
-                        help="architecture(s) to compile for, e.g. 80 or sm_90 (default: 80 and 90; "
-                        "on a GPU: the device's)")
-    parser.add_argument("--study", action="append", default=None, metavar="NAME",
-                        help="only these studies (default: every registered study)")
-    parser.add_argument("--output", default=None, metavar="FILE",
-                        help="write the report here (default: under benchmarks/results/)")
+    parser.add_argument(
+        "--compile-only",
+        action="store_true",
+        help="compile every CUDA kernel the studies launch (no GPU needed) and print the table",
+    )
+    parser.add_argument(
+        "--arch",
+        action="append",
+        default=None,
+        metavar="SM",
+        help="architecture(s) to compile for, e.g. 80 or sm_90 (default: 80 and 90; on a GPU: the device's)",
+    )
+    parser.add_argument(
+        "--study",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="only these studies (default: every registered study)",
+    )
+    parser.add_argument(
+        "--output", default=None, metavar="FILE", help="write the report here (default: under benchmarks/results/)"
+    )
     parser.add_argument("--skip-tests", action="store_true", help="device check: skip pytest -m gpu")
     parser.add_argument("--skip-bench", action="store_true", help="device check: skip the GPU benchmarks")
 
@@ -342,24 +369,31 @@ def compile_launches(launches, archs, ptxas=None, log=None):
 
 
 def _assemble(ptxas, path, arch):
-    proc = subprocess.run([ptxas, f"-arch={arch}", "-v", str(path), "-o", str(path.with_suffix(".cubin"))],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [ptxas, f"-arch={arch}", "-v", str(path), "-o", str(path.with_suffix(".cubin"))], capture_output=True, text=True
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
 def format_table(rows):
     """The compile table as Markdown."""
-    head = ("| kernel | arch | registers | spill stores / loads (B) | stack (B) | shared (B) | block | "
-            "occupancy | status | studies |")
+    head = (
+        "| kernel | arch | registers | spill stores / loads (B) | stack (B) | shared (B) | block | "
+        "occupancy | status | studies |"
+    )
     out = [head, "|" + "---|" * 10]
     for r in rows:
+
         def num(v):
             return "-" if v is None else str(v)
+
         occ = "-" if r.occupancy is None else f"{100 * r.occupancy:.1f}%"
         spills = "-" if r.spill_stores is None else f"{r.spill_stores} / {r.spill_loads}"
         studies = ", ".join(r.studies[:4]) + (f" (+{len(r.studies) - 4})" if len(r.studies) > 4 else "")
-        out.append(f"| {r.kernel} | {r.arch} | {num(r.registers)} | {spills} | {num(r.stack)} | {num(r.shared)} | "
-                   f"{r.threads} | {occ} | {r.status} | {studies} |")
+        out.append(
+            f"| {r.kernel} | {r.arch} | {num(r.registers)} | {spills} | {num(r.stack)} | {num(r.shared)} | "
+            f"{r.threads} | {occ} | {r.status} | {studies} |"
+        )
     return "\n".join(out)
 
 
@@ -393,8 +427,10 @@ def _compile_section(names, archs, out):
     recorded = time.perf_counter() - start
     rows = compile_launches(launches, archs)
     failed = [r for r in rows if not r.status.startswith("ok")]
-    out.append(f"Kernels: {len(launches)} distinct (kernel, argument types) launched by the studies' quick grids; "
-               f"architectures: {', '.join(f'sm_{a}{b}' for a, b in archs)}; {_versions()}.")
+    out.append(
+        f"Kernels: {len(launches)} distinct (kernel, argument types) launched by the studies' quick grids; "
+        f"architectures: {', '.join(f'sm_{a}{b}' for a, b in archs)}; {_versions()}."
+    )
     out.append(f"Recording took {recorded:.1f} s, compiling {time.perf_counter() - start - recorded:.1f} s.")
     out.append("")
     out.append(format_table(rows))
@@ -411,7 +447,7 @@ def _compile_section(names, archs, out):
 
 
 def _compile_only(args, archs):
-    out = [f"# simkit gpu-check --compile-only, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", ""]
+    out = [f"# simkit gpu-check --compile-only, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC", ""]
     rows, failed, problems = _compile_section(args.study, archs, out)
     text = "\n".join(out) + "\n"
     print(text, end="")
@@ -476,7 +512,7 @@ def _device_check(args, archs):
     device = cuda.get_current_device()
     cc = tuple(device.compute_capability)
     name = gpu_name() or "GPU"
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     out = [f"# simkit gpu-check on {name} (sm_{cc[0]}{cc[1]}), {now:%Y-%m-%d %H:%M} UTC", ""]
     ok = True
 
@@ -486,9 +522,15 @@ def _device_check(args, archs):
     print("\n".join(out), flush=True)
 
     out += ["", "## Quick grids: cuda against numba", ""]
-    out.append("identical: equal to 1e-12; close: same arithmetic, GPU rounding (rtol 1e-6); statistical: "
-               "streams diverge after a near-tie, cell means within 4 standard errors.")
-    out += ["", "| study | variable | verdict | detail | cuda checks | seconds cuda / numba |", "|---|---|---|---|---|---|"]
+    out.append(
+        "identical: equal to 1e-12; close: same arithmetic, GPU rounding (rtol 1e-6); statistical: "
+        "streams diverge after a near-tie, cell means within 4 standard errors."
+    )
+    out += [
+        "",
+        "| study | variable | verdict | detail | cuda checks | seconds cuda / numba |",
+        "|---|---|---|---|---|---|",
+    ]
     studies = [get_study(n) for n in args.study] if args.study else all_studies()
     for study in studies:
         if "cuda" not in study.backends:
@@ -507,14 +549,26 @@ def _device_check(args, archs):
         checks = f"{sum(c.outcome == 'pass' for c in gpu.checks)}/{len(gpu.checks)} pass"
         for var, verdict, detail, passed in compare_datasets(gpu.dataset, cpu.dataset, study.rep_dim):
             ok &= passed
-            out.append(f"| {study.name} | {var} | {verdict}{'' if passed else ' (FAIL)'} | {detail} | {checks} | "
-                       f"{t1 - t0:.1f} / {t2 - t1:.1f} |")
+            out.append(
+                f"| {study.name} | {var} | {verdict}{'' if passed else ' (FAIL)'} | {detail} | {checks} | "
+                f"{t1 - t0:.1f} / {t2 - t1:.1f} |"
+            )
         print("\n".join(out[-3:]), flush=True)
 
     root = Path(__file__).resolve().parent.parent
     for title, skip, command, limit in (
-        ("pytest -m gpu", args.skip_tests, [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider"], 900),
-        ("GPU benchmarks (simkit bench --quick)", args.skip_bench, [sys.executable, "-m", "simkit", "bench", "--quick"], 900),
+        (
+            "pytest -m gpu",
+            args.skip_tests,
+            [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider"],
+            900,
+        ),
+        (
+            "GPU benchmarks (simkit bench --quick)",
+            args.skip_bench,
+            [sys.executable, "-m", "simkit", "bench", "--quick"],
+            900,
+        ),
     ):
         out += ["", f"## {title}", ""]
         if skip:

@@ -181,9 +181,12 @@ def _to_device(cuda, a):
 def _record(kernel, head, args, scratch, outputs, threads, size):
     import numba
 
-    values = (*head, *(np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a for a in args),
-              *(np.zeros((0,) * len(shape)) for shape in scratch),  # types only
-              *(np.ascontiguousarray(o) if isinstance(o, np.ndarray) else o for o in outputs))
+    values = (
+        *head,
+        *(np.ascontiguousarray(a) if isinstance(a, np.ndarray) else a for a in args),
+        *(np.zeros((0,) * len(shape)) for shape in scratch),  # types only
+        *(np.ascontiguousarray(o) if isinstance(o, np.ndarray) else o for o in outputs),
+    )
     signature = tuple(numba.typeof(v) for v in values)
     _RECORD.attempts += 1
     for entry in _RECORD.launches:

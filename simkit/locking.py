@@ -46,7 +46,9 @@ def hold(folder):
         except BlockingIOError:
             holder = _read(fd) or "another process"
             os.close(fd)
-            raise FolderBusyError(f"{folder} is in use by {holder}; wait for it to finish or use another --out") from None
+            raise FolderBusyError(
+                f"{folder} is in use by {holder}; wait for it to finish or use another --out"
+            ) from None
         # the holder before us may have removed the file between our open and our lock: retry on the new one
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino

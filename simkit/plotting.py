@@ -88,9 +88,31 @@ from .stats import summarize  # noqa: E402
 from .storage import publish  # noqa: E402
 
 __all__ = [
-    "style", "figure", "band", "points", "theory_line", "theory_points", "theory_hline", "theory_vline", "reference_line",
-    "mark_singularity", "break_at", "log_ticks", "legend", "theory_handle", "regret_curves", "bars", "risk_vs_ratio", "rates",
-    "table_panel", "save_figure", "dark", "COLORS", "SIM_Z", "THEORY_Z", "MIN_FONT",
+    "style",
+    "figure",
+    "band",
+    "points",
+    "theory_line",
+    "theory_points",
+    "theory_hline",
+    "theory_vline",
+    "reference_line",
+    "mark_singularity",
+    "break_at",
+    "log_ticks",
+    "legend",
+    "theory_handle",
+    "regret_curves",
+    "bars",
+    "risk_vs_ratio",
+    "rates",
+    "table_panel",
+    "save_figure",
+    "dark",
+    "COLORS",
+    "SIM_Z",
+    "THEORY_Z",
+    "MIN_FONT",
 ]
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
@@ -167,8 +189,13 @@ def figure(nrows=1, ncols=1, *, width=3.2, height=2.6, title=None, **kwargs):
     """
     with style():
         fig, axes = plt.subplots(
-            nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, layout="constrained",
-            FigureClass=HouseFigure, **kwargs
+            nrows,
+            ncols,
+            figsize=(width * ncols, height * nrows),
+            squeeze=False,
+            layout="constrained",
+            FigureClass=HouseFigure,
+            **kwargs,
         )
         fig.get_layout_engine().set(h_pad=0.04, w_pad=0.04, hspace=0.04, wspace=0.03)
         if title:
@@ -227,8 +254,23 @@ def _summary(values, dim, level):
     return tuple(np.asarray(s[k].values, dtype=float) for k in ("mean", "lower", "upper"))
 
 
-def band(ax, x, values, *, dim="rep", label=None, color=None, marker=None, level=0.95, var=None, linestyle="-",
-         singular=None, markersize=3.0, linewidth=None, series=None):
+def band(
+    ax,
+    x,
+    values,
+    *,
+    dim="rep",
+    label=None,
+    color=None,
+    marker=None,
+    level=0.95,
+    var=None,
+    linestyle="-",
+    singular=None,
+    markersize=3.0,
+    linewidth=None,
+    series=None,
+):
     """Plot the mean of ``values`` over ``dim`` against ``x`` with its ``level`` interval shaded.
 
     ``values`` is a DataArray whose only other dimension matches ``x``.  ``var`` names the
@@ -238,16 +280,40 @@ def band(ax, x, values, *, dim="rep", label=None, color=None, marker=None, level
     with style():
         mean, lower, upper = _summary(values, dim, level)
         xs, (mean, lower, upper) = break_at(x, np.vstack([mean, lower, upper]), singular)
-        (line,) = ax.plot(xs, mean, label=label, color=color, marker=marker, markersize=markersize,
-                          linestyle=linestyle, zorder=SIM_Z, linewidth=linewidth)
+        (line,) = ax.plot(
+            xs,
+            mean,
+            label=label,
+            color=color,
+            marker=marker,
+            markersize=markersize,
+            linestyle=linestyle,
+            zorder=SIM_Z,
+            linewidth=linewidth,
+        )
         line.set_gid(_gid("sim", var if var is not None else getattr(values, "name", ""), series))
         fill = ax.fill_between(xs, lower, upper, color=line.get_color(), alpha=0.2, linewidth=0, zorder=SIM_Z - 0.5)
         fill.set_gid(line.get_gid())
     return line
 
 
-def points(ax, x, values, *, dim="rep", label=None, color=None, marker="o", level=0.95, var=None, singular=None,
-           markersize=3.5, join=False, linestyle="-", series=None):
+def points(
+    ax,
+    x,
+    values,
+    *,
+    dim="rep",
+    label=None,
+    color=None,
+    marker="o",
+    level=0.95,
+    var=None,
+    singular=None,
+    markersize=3.5,
+    join=False,
+    linestyle="-",
+    series=None,
+):
     """Simulation as markers with ``level`` error bars (mean over ``dim``) — for sparse x grids.
 
     With ``join=True`` the markers are also joined by a thin line (broken at ``singular``).
@@ -257,8 +323,16 @@ def points(ax, x, values, *, dim="rep", label=None, color=None, marker="o", leve
         mean, lower, upper = _summary(values, dim, level)
         gid = _gid("sim", var if var is not None else getattr(values, "name", ""), series)
         x = np.asarray(x, dtype=float)
-        cont = ax.errorbar(x, mean, yerr=np.vstack([mean - lower, upper - mean]), fmt="none", ecolor=color,
-                           elinewidth=1.0, capsize=0, zorder=SIM_Z)
+        cont = ax.errorbar(
+            x,
+            mean,
+            yerr=np.vstack([mean - lower, upper - mean]),
+            fmt="none",
+            ecolor=color,
+            elinewidth=1.0,
+            capsize=0,
+            zorder=SIM_Z,
+        )
         color = cont.lines[2][0].get_color()[0] if color is None else color
         for art in cont.lines[2]:
             art.set_gid(gid)
@@ -267,14 +341,23 @@ def points(ax, x, values, *, dim="rep", label=None, color=None, marker="o", leve
             xs, ys = break_at(x, mean, singular)
             (jl,) = ax.plot(xs, ys, color=color, linewidth=0.9, linestyle=linestyle, zorder=SIM_Z, alpha=0.8)
             jl.set_gid(gid)
-        (line,) = ax.plot(x, mean, linestyle="none", marker=marker, markersize=markersize, color=color, label=label,
-                          zorder=SIM_Z + 0.1)
+        (line,) = ax.plot(
+            x,
+            mean,
+            linestyle="none",
+            marker=marker,
+            markersize=markersize,
+            color=color,
+            label=label,
+            zorder=SIM_Z + 0.1,
+        )
         line.set_gid(gid)
     return line
 
 
-def theory_line(ax, x, y, *, color=None, label=None, var=None, singular=None, linestyle="--", linewidth=1.3,
-                shade=0.45, series=None):
+def theory_line(
+    ax, x, y, *, color=None, label=None, var=None, singular=None, linestyle="--", linewidth=1.3, shade=0.45, series=None
+):
     """Plot a theory curve on top of the simulation: dashed, in a dark shade of ``color``, outlined.
 
     ``var`` names the theory variable it draws (gid ``theory:VAR``); ``singular`` breaks the line
@@ -283,15 +366,24 @@ def theory_line(ax, x, y, *, color=None, label=None, var=None, singular=None, li
     with style():
         base = "black" if color is None else color
         xs, ys = break_at(x, np.asarray(y, dtype=float), singular)
-        (line,) = ax.plot(xs, ys, linestyle=linestyle, color=dark(base, shade) if color is not None else "black",
-                          linewidth=linewidth, label=label, zorder=THEORY_Z, dash_capstyle="butt")
+        (line,) = ax.plot(
+            xs,
+            ys,
+            linestyle=linestyle,
+            color=dark(base, shade) if color is not None else "black",
+            linewidth=linewidth,
+            label=label,
+            zorder=THEORY_Z,
+            dash_capstyle="butt",
+        )
         line.set_path_effects(_effects(linewidth))
         line.set_gid(_gid("theory", var, series))
     return line
 
 
-def theory_points(ax, x, y, *, color=None, label=None, var=None, marker="D", markersize=5.0, yerr=None,
-                  markeredgewidth=1.3):
+def theory_points(
+    ax, x, y, *, color=None, label=None, var=None, marker="D", markersize=5.0, yerr=None, markeredgewidth=1.3
+):
     """Discrete theory predictions (or published values): hollow markers on top of the simulation.
 
     ``yerr`` adds error bars (e.g. a paper's reported spread), drawn in the same layer.
@@ -303,9 +395,19 @@ def theory_points(ax, x, y, *, color=None, label=None, var=None, marker="D", mar
             cont = ax.errorbar(x, y, yerr=yerr, fmt="none", ecolor=base, elinewidth=1.1, zorder=THEORY_Z)
             for art in cont.lines[2]:
                 art.set_gid(gid)
-        (line,) = ax.plot(x, y, linestyle="none", marker=marker, markersize=markersize, markerfacecolor="white",
-                          markeredgecolor=base, markeredgewidth=markeredgewidth, color=base, label=label,
-                          zorder=THEORY_Z + 0.1)
+        (line,) = ax.plot(
+            x,
+            y,
+            linestyle="none",
+            marker=marker,
+            markersize=markersize,
+            markerfacecolor="white",
+            markeredgecolor=base,
+            markeredgewidth=markeredgewidth,
+            color=base,
+            label=label,
+            zorder=THEORY_Z + 0.1,
+        )
         line.set_path_effects(_effects(0.8))
         line.set_gid(gid)
     return line
@@ -314,8 +416,14 @@ def theory_points(ax, x, y, *, color=None, label=None, var=None, marker="D", mar
 def theory_hline(ax, y, *, color=None, label=None, var=None, linestyle=(0, (1.5, 1.5)), linewidth=1.2):
     """A constant theory prediction (a limit, a fixed point) across the axes, on top of the simulation."""
     with style():
-        line = ax.axhline(y, color=dark(color) if color is not None else "black", linestyle=linestyle,
-                          linewidth=linewidth, label=label, zorder=THEORY_Z)
+        line = ax.axhline(
+            y,
+            color=dark(color) if color is not None else "black",
+            linestyle=linestyle,
+            linewidth=linewidth,
+            label=label,
+            zorder=THEORY_Z,
+        )
         line.set_path_effects(_effects(linewidth))
         line.set_gid(_gid("theory", var))
     return line
@@ -324,8 +432,14 @@ def theory_hline(ax, y, *, color=None, label=None, var=None, linestyle=(0, (1.5,
 def theory_vline(ax, x, *, color=None, label=None, var=None, linestyle="-.", linewidth=1.2):
     """A predicted threshold (a vertical line at ``x``), on top of the simulation."""
     with style():
-        line = ax.axvline(x, color=dark(color) if color is not None else "black", linestyle=linestyle,
-                          linewidth=linewidth, label=label, zorder=THEORY_Z)
+        line = ax.axvline(
+            x,
+            color=dark(color) if color is not None else "black",
+            linestyle=linestyle,
+            linewidth=linewidth,
+            label=label,
+            zorder=THEORY_Z,
+        )
         line.set_path_effects(_effects(linewidth))
         line.set_gid(_gid("theory", var))
     return line
@@ -375,8 +489,9 @@ def _collect(axes):
     return handles, labels, unlabelled_theory
 
 
-def legend(target, *, where="right", handles=None, labels=None, theory=None, title=None, ncol=None, axes=None,
-           fontsize=None):
+def legend(
+    target, *, where="right", handles=None, labels=None, theory=None, title=None, ncol=None, axes=None, fontsize=None
+):
     """Place a legend **outside the data** and name the theory in it.
 
     ``target`` is a Figure (a figure legend outside the axes grid: ``where`` is ``"right"``,
@@ -397,7 +512,6 @@ def legend(target, *, where="right", handles=None, labels=None, theory=None, tit
     handles, labels = list(handles), list(labels)
     rank = {"sim": 0, "theory": 1, "ref": 2}
 
-
     def kind(h):
         if isinstance(h, tuple) or not hasattr(h, "get_gid"):
             h = h[0] if len(h) else None
@@ -406,6 +520,7 @@ def legend(target, *, where="right", handles=None, labels=None, theory=None, tit
 
     order = sorted(range(len(handles)), key=lambda i: kind(handles[i]))
     handles, labels = [handles[i] for i in order], [labels[i] for i in order]
+
     def is_theory(h):
         return str(getattr(h, "get_gid", lambda: "")() or "").startswith("theory:")
 
@@ -417,17 +532,30 @@ def legend(target, *, where="right", handles=None, labels=None, theory=None, tit
     kw = {"title": title, "fontsize": fontsize or _RC["legend.fontsize"], "frameon": False}
     with style():
         if target is fig:
-            loc = {"right": "outside right center", "below": "outside lower center", "above": "outside upper center"}[where]
+            loc = {"right": "outside right center", "below": "outside lower center", "above": "outside upper center"}[
+                where
+            ]
             if ncol is None:
                 ncol = 1 if where == "right" else min(len(labels), 6)
             leg = fig.legend(handles, labels, loc=loc, ncol=ncol, **kw)
         else:
             # offsets in points clear the tick labels and axis label (below) or the title (above)
-            anchor = {"right": ("center left", (1.0, 0.5), (8, 0)), "below": ("upper center", (0.5, 0.0), (0, -34)),
-                      "above": ("lower center", (0.5, 1.0), (0, 22))}[where]
+            anchor = {
+                "right": ("center left", (1.0, 0.5), (8, 0)),
+                "below": ("upper center", (0.5, 0.0), (0, -34)),
+                "above": ("lower center", (0.5, 1.0), (0, 22)),
+            }[where]
             shift = mtransforms.ScaledTranslation(anchor[2][0] / 72, anchor[2][1] / 72, fig.dpi_scale_trans)
-            leg = target.legend(handles, labels, loc=anchor[0], bbox_to_anchor=anchor[1], ncol=ncol or 1,
-                                borderaxespad=0.0, bbox_transform=target.transAxes + shift, **kw)
+            leg = target.legend(
+                handles,
+                labels,
+                loc=anchor[0],
+                bbox_to_anchor=anchor[1],
+                ncol=ncol or 1,
+                borderaxespad=0.0,
+                bbox_transform=target.transAxes + shift,
+                **kw,
+            )
     return leg
 
 
@@ -436,9 +564,23 @@ def legend(target, *, where="right", handles=None, labels=None, theory=None, tit
 # --------------------------------------------------------------------------------------------
 
 
-def regret_curves(ax, t, curves, *, dim="rep", theory=None, colors=None, styles=None, var="regret",
-                  xscale="linear", yscale="linear", xlabel="round $t$", ylabel="cumulative regret", title=None,
-                  ylim=None):
+def regret_curves(
+    ax,
+    t,
+    curves,
+    *,
+    dim="rep",
+    theory=None,
+    colors=None,
+    styles=None,
+    var="regret",
+    xscale="linear",
+    yscale="linear",
+    xlabel="round $t$",
+    ylabel="cumulative regret",
+    title=None,
+    ylim=None,
+):
     """Cumulative regret against rounds: one band per entry of ``curves`` (label → DataArray over
     ``(t, dim)``), and optional theory curves ``theory`` (label → ``(y, var)``), drawn on top.
 
@@ -446,8 +588,11 @@ def regret_curves(ax, t, curves, *, dim="rep", theory=None, colors=None, styles=
     """
     lines = []
     for k, (label, da) in enumerate(curves.items()):
-        color = (colors or {}).get(label, COLORS[k % len(COLORS)]) if isinstance(colors, dict) or colors is None \
+        color = (
+            (colors or {}).get(label, COLORS[k % len(COLORS)])
+            if isinstance(colors, dict) or colors is None
             else colors[k]
+        )
         ls = (styles or {}).get(label, "-")
         lines.append(band(ax, t, da, dim=dim, label=label, color=color, var=var, linestyle=ls))
     for label, (y, tvar) in (theory or {}).items():
@@ -481,8 +626,24 @@ def bars(ax, names, values, *, dim="rep", colors=None, xlabel="", var="", title=
     return rects
 
 
-def risk_vs_ratio(ax, x, sims, *, theory=(), dim="rep", singular=None, reverse=False, xlabel="", ylabel="risk",
-                  title=None, xscale="linear", yscale="log", var="risk", join=True, dodge=0.012):
+def risk_vs_ratio(
+    ax,
+    x,
+    sims,
+    *,
+    theory=(),
+    dim="rep",
+    singular=None,
+    reverse=False,
+    xlabel="",
+    ylabel="risk",
+    title=None,
+    xscale="linear",
+    yscale="log",
+    var="risk",
+    join=True,
+    dodge=0.012,
+):
     """A statistic against a ratio (ψ = m/n, φ = p/n …): simulation markers with 95% error bars
     (``sims``: label → ``(DataArray over (x, dim), color)``), theory lines on top (``theory``: a
     sequence of dicts with keys ``x``, ``y``, ``color``, ``label``, ``var``), all broken at
@@ -509,17 +670,38 @@ def risk_vs_ratio(ax, x, sims, *, theory=(), dim="rep", singular=None, reverse=F
             pole_s = pole * np.exp(shift) if xscale == "log" else pole + shift
         else:
             pole_s = None
-        points(ax, xs, da, dim=dim, label=label, color=color, var=var, singular=pole_s, join=join, markersize=4.5,
-               series=series)
+        points(
+            ax,
+            xs,
+            da,
+            dim=dim,
+            label=label,
+            color=color,
+            var=var,
+            singular=pole_s,
+            join=join,
+            markersize=4.5,
+            series=series,
+        )
         if series and pole is not None:
             own.append((pole, series))
     for spec in theory:
         series = spec.get("series")
         if series is not None:
             series = f"s{list(sims).index(series)}"
-        theory_line(ax, spec["x"], spec["y"], color=spec.get("color"), label=spec.get("label"), var=spec.get("var"),
-                    singular=spec.get("singular", singular), series=series, linestyle=spec.get("linestyle", "--"),
-                    linewidth=spec.get("linewidth", 1.3), shade=spec.get("shade", 0.45))
+        theory_line(
+            ax,
+            spec["x"],
+            spec["y"],
+            color=spec.get("color"),
+            label=spec.get("label"),
+            var=spec.get("var"),
+            singular=spec.get("singular", singular),
+            series=series,
+            linestyle=spec.get("linestyle", "--"),
+            linewidth=spec.get("linewidth", 1.3),
+            shade=spec.get("shade", 0.45),
+        )
     if singular is not None:
         mark_singularity(ax, singular)
     for pole, series in own:
@@ -546,8 +728,9 @@ def log_ticks(axis, subs=(1.0, 2.0, 5.0)):
     axis.set_minor_formatter(mticker.NullFormatter())
 
 
-def rates(ax, n, sims, *, slopes=None, dim="rep", var="error", theory_var=None, xlabel="$n$", ylabel="error",
-          title=None):
+def rates(
+    ax, n, sims, *, slopes=None, dim="rep", var="error", theory_var=None, xlabel="$n$", ylabel="error", title=None
+):
     """A statistic against ``n`` on log–log axes: ``sims`` label → ``(DataArray over (n, dim), color)``
     as markers with 95% error bars joined by a thin line; ``slopes`` label → theory exponent, drawn
     as a line of that slope anchored at the simulation's geometric mean (on top, same colour shade).
@@ -565,8 +748,9 @@ def rates(ax, n, sims, *, slopes=None, dim="rep", var="error", theory_var=None, 
         ax.set_title(title)
 
 
-def table_panel(ax, header, rows, *, title=None, fontsize=MIN_FONT + 0.5, theory_columns=(), theory_var=None,
-                align=None, note=None):
+def table_panel(
+    ax, header, rows, *, title=None, fontsize=MIN_FONT + 0.5, theory_columns=(), theory_var=None, align=None, note=None
+):
     """A table in its own panel (the axes is switched off): ``header`` (column titles) over ``rows``
     (lists of strings), each column as wide as its widest text, text of ``fontsize`` points.
 
@@ -578,8 +762,13 @@ def table_panel(ax, header, rows, *, title=None, fontsize=MIN_FONT + 0.5, theory
     ncols = len(header)
     align = align or (["left"] + ["right"] * (ncols - 1))
     with style():
-        table = ax.table(cellText=[list(r) for r in rows], colLabels=list(header), loc="upper center",
-                         cellLoc="right", edges="horizontal")
+        table = ax.table(
+            cellText=[list(r) for r in rows],
+            colLabels=list(header),
+            loc="upper center",
+            cellLoc="right",
+            edges="horizontal",
+        )
         table.auto_set_font_size(False)
         table.set_fontsize(fontsize)
         table.auto_set_column_width(list(range(ncols)))

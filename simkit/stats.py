@@ -53,9 +53,7 @@ def summarize(da: xr.DataArray, dim: str = "rep", level: float = 0.95) -> xr.Dat
     sd = da.std(dim, ddof=1, skipna=True)
     se = sd / np.sqrt(count.where(count > 0))
     half = xr.apply_ufunc(lambda c: student_t(c, level), count) * se
-    out = xr.Dataset(
-        {"mean": mean, "se": se, "lower": mean - half, "upper": mean + half, "count": count.astype(float)}
-    )
+    out = xr.Dataset({"mean": mean, "se": se, "lower": mean - half, "upper": mean + half, "count": count.astype(float)})
     out.attrs["level"] = level
     for name in ("mean", "lower", "upper", "se"):
         out[name].attrs.update({k: v for k, v in da.attrs.items() if k in ("units",)})

@@ -20,8 +20,14 @@ import xarray as xr
 from .errors import OutputError
 
 __all__ = [
-    "write_dataset", "read_dataset", "provenance", "netcdf_attrs", "ensure_writable", "publish",
-    "remove_stale_temporaries", "VOLATILE_ATTRS",
+    "write_dataset",
+    "read_dataset",
+    "provenance",
+    "netcdf_attrs",
+    "ensure_writable",
+    "publish",
+    "remove_stale_temporaries",
+    "VOLATILE_ATTRS",
 ]
 
 

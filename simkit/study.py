@@ -74,8 +74,12 @@ class Param:
             value = check_int(label, value, low=self.low, high=self.high)
         elif self.kind is float:
             value = check_real(
-                label, value, low=self.low, high=self.high,
-                low_inclusive=self.low_inclusive, high_inclusive=self.high_inclusive,
+                label,
+                value,
+                low=self.low,
+                high=self.high,
+                low_inclusive=self.low_inclusive,
+                high_inclusive=self.high_inclusive,
             )
         elif self.kind is bool:
             if not isinstance(value, bool):

@@ -141,8 +141,11 @@ def evaluate(study: Study, cfg: RunConfig, executor, *, checkpoint_dir=None, fre
     if discarded:
         total = sum(discarded.values())
         why = "; ".join(f"{n} {reason}" for reason, n in sorted(discarded.items()))
-        print(f"{cfg.study}: discarded {total} checkpoint{'s' if total != 1 else ''} that did not verify ({why}); "
-              "recomputing them", file=sys.stderr)
+        print(
+            f"{cfg.study}: discarded {total} checkpoint{'s' if total != 1 else ''} that did not verify ({why}); "
+            "recomputing them",
+            file=sys.stderr,
+        )
     reused = len(results)
     todo = [i for i in range(len(units)) if i not in results]
     threads = getattr(executor, "threads", None)
@@ -151,8 +154,14 @@ def evaluate(study: Study, cfg: RunConfig, executor, *, checkpoint_dir=None, fre
         for i in todo
     ]
     bar = tqdm(
-        total=len(units), initial=reused, desc=cfg.study, unit="unit", disable=not progress,
-        file=sys.stderr, leave=False, dynamic_ncols=True,
+        total=len(units),
+        initial=reused,
+        desc=cfg.study,
+        unit="unit",
+        disable=not progress,
+        file=sys.stderr,
+        leave=False,
+        dynamic_ncols=True,
     )
     done = reused
     try:
@@ -164,7 +173,11 @@ def evaluate(study: Study, cfg: RunConfig, executor, *, checkpoint_dir=None, fre
             done += 1
             bar.update(1)
     except ExecutorError as exc:
-        saved = f"{done} of {len(units)} units are checkpointed" if ckdir is not None else "nothing was checkpointed (out=None)"
+        saved = (
+            f"{done} of {len(units)} units are checkpointed"
+            if ckdir is not None
+            else "nothing was checkpointed (out=None)"
+        )
         raise ExecutorError(f"{exc}; {saved}: run the same command again to resume") from None
     finally:
         bar.close()
@@ -180,7 +193,9 @@ def _checkpoint_folder(root: Path, key: str) -> Path:
     try:
         (root / key).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create the checkpoint folder {root / key}: {exc.strerror or type(exc).__name__}") from None
+        raise OutputError(
+            f"cannot create the checkpoint folder {root / key}: {exc.strerror or type(exc).__name__}"
+        ) from None
     return root / key
 
 

@@ -18,8 +18,16 @@ def z_at_least(name, z, n, *, bound=3.0, detail="", claim="", statistic="z"):
     if math.isfinite(z) and z >= bound:
         return ck.condition(name, True, z, bound, detail, claim=claim, direction=">=", statistic=statistic)
     if math.isfinite(z) and z <= -bound:
-        return ck.condition(name, False, z, bound, detail + f" (z = {z:.2f}: evidence against the claim)",
-                            claim=claim, direction=">=", statistic=statistic)
+        return ck.condition(
+            name,
+            False,
+            z,
+            bound,
+            detail + f" (z = {z:.2f}: evidence against the claim)",
+            claim=claim,
+            direction=">=",
+            statistic=statistic,
+        )
     if not math.isnan(z) and z > 0:
         needed = int(math.ceil(n * (bound / z) ** 2))
         more = f"; inconclusive at {n} replications: about {needed} would decide if the effect holds"
@@ -27,8 +35,9 @@ def z_at_least(name, z, n, *, bound=3.0, detail="", claim="", statistic="z"):
         more = "; inconclusive: no point of this grid can be compared"
     else:
         more = f"; inconclusive at {n} replications: z = {z:.2f} is within {bound:g} of zero"
-    return ck.condition(name, False, z, bound, detail + more, inconclusive=True, claim=claim, direction=">=",
-                        statistic=statistic)
+    return ck.condition(
+        name, False, z, bound, detail + more, inconclusive=True, claim=claim, direction=">=", statistic=statistic
+    )
 
 
 def with_claims(checks, claims):

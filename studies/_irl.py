@@ -18,7 +18,7 @@ def symlog_ticks(ax, x, linthresh):
     """Ticks of a symlog x axis at 0 and ±10^k inside the data, thinned so that labels cannot collide."""
     x = np.asarray(x, dtype=float)
     lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
-    decades = [10.0 ** k for k in range(int(np.floor(np.log10(linthresh))), 2)]
+    decades = [10.0**k for k in range(int(np.floor(np.log10(linthresh))), 2)]
     neg = [-d for d in decades if -d >= lo * 1.0001 - 1e-15]
     pos = [d for d in decades if d <= hi * 1.0001 + 1e-15]
     keep = 2  # labels per side: more would not fit a 3-inch panel
@@ -36,8 +36,9 @@ def symlog_ticks(ax, x, linthresh):
     ax.minorticks_off()
 
 
-def plot_methods(ds, panels, x_of, xlabel, *, gap_of=None, gap_label="", xscale="symlog", linthresh=1e-3,
-                 title=None, rep_dim="mdp"):
+def plot_methods(
+    ds, panels, x_of, xlabel, *, gap_of=None, gap_label="", xscale="symlog", linthresh=1e-3, title=None, rep_dim="mdp"
+):
     """Rows = ``panels`` (list of (label, selector dict)), columns = metrics; one series per IRL method.
 
     ``x_of(sub)`` gives the x values of a panel's cells.  The STARC column carries each method's theory
@@ -57,8 +58,17 @@ def plot_methods(ds, panels, x_of, xlabel, *, gap_of=None, gap_label="", xscale=
                 x = np.asarray(x_of(da))
                 order = np.argsort(x)
                 da = da.isel({da.dims[0]: order})
-                plotting.band(ax, x[order], da, dim=rep_dim, label=METHOD_LABELS[method], color=colors[method],
-                              marker=MARKERS.get(method, "o"), markersize=SIZES.get(method, 3.0), var=name)
+                plotting.band(
+                    ax,
+                    x[order],
+                    da,
+                    dim=rep_dim,
+                    label=METHOD_LABELS[method],
+                    color=colors[method],
+                    marker=MARKERS.get(method, "o"),
+                    markersize=SIZES.get(method, 3.0),
+                    var=name,
+                )
                 if name == "starc" and method in ("mce", "boltzmann", "worst_case"):
                     th = ds["starc_theory"].sel({"irl_method": method, **sel}).isel({da.dims[0]: order})
                     plotting.theory_line(ax, x[order], th.values, color=colors[method], var="starc_theory")
@@ -73,11 +83,18 @@ def plot_methods(ds, panels, x_of, xlabel, *, gap_of=None, gap_label="", xscale=
             if col == 0:
                 ax.set_title(label, loc="left")
         if gap_of is not None:
-            _boltzmann_loglog(axes[row, 3], ds["starc"].sel({"irl_method": "boltzmann", **sel}),
-                              ds["starc_theory"].sel({"irl_method": "boltzmann", **sel}), gap_of, gap_label, rep_dim,
-                              colors["boltzmann"])
-    plotting.legend(fig, where="below", title=None, ncol=4,
-                    theory="theory (STARC): 0, error term, supremum of the feasible set")
+            _boltzmann_loglog(
+                axes[row, 3],
+                ds["starc"].sel({"irl_method": "boltzmann", **sel}),
+                ds["starc_theory"].sel({"irl_method": "boltzmann", **sel}),
+                gap_of,
+                gap_label,
+                rep_dim,
+                colors["boltzmann"],
+            )
+    plotting.legend(
+        fig, where="below", title=None, ncol=4, theory="theory (STARC): 0, error term, supremum of the feasible set"
+    )
     return fig
 
 

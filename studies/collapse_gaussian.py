@@ -36,18 +36,33 @@ def simulate(params, states, backend):
     """One cell: ``variance``, ``mean`` and ``w2`` at the recorded generations, dims ``(generation, rep)``."""
     gens = log_generations(params["generations"], params["points"])
     chain = simulate_gaussian_chain(
-        states, M=params["M"], generations=params["generations"], d=1, mu0=params["mu0"],
-        sigma0_2=params["sigma0_2"], fit=params["fit"], mode=params["mode"], record=gens, backend=backend,
+        states,
+        M=params["M"],
+        generations=params["generations"],
+        d=1,
+        mu0=params["mu0"],
+        sigma0_2=params["sigma0_2"],
+        fit=params["fit"],
+        mode=params["mode"],
+        record=gens,
+        backend=backend,
     )
     variance = chain.trace.T
     mean = chain.mean[:, :, 0].T
     w2 = (mean - params["mu0"]) ** 2 + (np.sqrt(variance) - np.sqrt(params["sigma0_2"])) ** 2
     coords = {"generation": gens}
-    ds = xr.Dataset({
-        "variance": (("generation", "rep"), variance, {"long_name": "fitted variance σₙ²", "units": "x²"}),
-        "mean": (("generation", "rep"), mean, {"long_name": "fitted mean μₙ", "units": "x"}),
-        "w2": (("generation", "rep"), w2, {"long_name": "squared 2-Wasserstein distance W₂² to the truth", "units": "x²"}),
-    }, coords=coords)
+    ds = xr.Dataset(
+        {
+            "variance": (("generation", "rep"), variance, {"long_name": "fitted variance σₙ²", "units": "x²"}),
+            "mean": (("generation", "rep"), mean, {"long_name": "fitted mean μₙ", "units": "x"}),
+            "w2": (
+                ("generation", "rep"),
+                w2,
+                {"long_name": "squared 2-Wasserstein distance W₂² to the truth", "units": "x²"},
+            ),
+        },
+        coords=coords,
+    )
     ds["generation"].attrs.update(long_name="generation n (1 = fit on real data)", units="1")
     return ds
 
@@ -81,11 +96,16 @@ def theory(ds):
                 out["sd_theory"][i, j, k] = th.gaussian_sd_mean(n, M, fit=fit, sigma0_2=s2)
                 out["w2_theory"][i, j, k] = th.gaussian_w2_mean(n, M, fit=fit, sigma0_2=s2)
                 out["variance_median_theory"][i, j, k] = [
-                    th.gaussian_variance_median(int(g), M, fit=fit, sigma0_2=s2) for g in n]
+                    th.gaussian_variance_median(int(g), M, fit=fit, sigma0_2=s2) for g in n
+                ]
     dims = ("fit", "mode", "M", "generation")
     coords = {k: ds[k] for k in dims}
-    return xr.Dataset({k: xr.DataArray(v, dims=dims, coords=coords, attrs={"long_name": _THEORY[k][0], "units": _THEORY[k][1]})
-                       for k, v in out.items()})
+    return xr.Dataset(
+        {
+            k: xr.DataArray(v, dims=dims, coords=coords, attrs={"long_name": _THEORY[k][0], "units": _THEORY[k][1]})
+            for k, v in out.items()
+        }
+    )
 
 
 def _early(ds, da, factor=0.5):
@@ -109,10 +129,17 @@ def _median_check(ds):
     worst = ratio.argmax(...)
     where = ", ".join(f"{k}={sel[k].values[v.item()]}" for k, v in worst.items())
     value = float(ratio.max())
-    return ck.condition("median σₙ² (replace) follows theory", value <= 1, value, 1.0,
-                        f"share of σₙ² below the theoretical median, worst of {npoints} points at {where}: "
-                        f"{float(below[worst]):.3f} vs 0.5 (z={z:.2f})",
-                        claim='under replace, the share of runs whose σₙ² lies below the theoretical median is 1/2 within binomial error (z from the number of points) at every generation', statistic='worst |share below − 1/2| / (z·0.5/√R)', direction='<=')
+    return ck.condition(
+        "median σₙ² (replace) follows theory",
+        value <= 1,
+        value,
+        1.0,
+        f"share of σₙ² below the theoretical median, worst of {npoints} points at {where}: "
+        f"{float(below[worst]):.3f} vs 0.5 (z={z:.2f})",
+        claim="under replace, the share of runs whose σₙ² lies below the theoretical median is 1/2 within binomial error (z from the number of points) at every generation",
+        statistic="worst |share below − 1/2| / (z·0.5/√R)",
+        direction="<=",
+    )
 
 
 def checks(ds):
@@ -121,31 +148,78 @@ def checks(ds):
     acc = ds.sel(mode="accumulate") if "accumulate" in ds["mode"].values else None
     out = []
     if rep is not None:
-        out.append(ck.within_mc_error("E log σₙ² (replace) falls like n[ψ((M−1)/2) − log((M−ddof)/2)]",
-                                      np.log(rep["variance"]), rep["log_variance_theory"], rel=0.0, abs_tol=1e-9,
-                                      claim='under replace, E log σₙ² falls linearly in n, as n[ψ((M−1)/2) − log((M−ddof)/2)] ≈ −n/(M−1), within Monte Carlo error'))
-        out.append(ck.within_mc_error("E σₙ (replace, n ≤ M) = σ₀ c₄(M)ⁿ (× sqrt((M−1)/M)ⁿ for MLE)",
-                                      np.sqrt(rep["variance"]), _early(ds, rep["sd_theory"], 1.0), rel=0.0, abs_tol=1e-12,
-                                      claim='under replace, E σₙ = σ₀ c₄(M)ⁿ (times √((M−1)/M)ⁿ for MLE fits) within Monte Carlo error for n ≤ M'))
+        out.append(
+            ck.within_mc_error(
+                "E log σₙ² (replace) falls like n[ψ((M−1)/2) − log((M−ddof)/2)]",
+                np.log(rep["variance"]),
+                rep["log_variance_theory"],
+                rel=0.0,
+                abs_tol=1e-9,
+                claim="under replace, E log σₙ² falls linearly in n, as n[ψ((M−1)/2) − log((M−ddof)/2)] ≈ −n/(M−1), within Monte Carlo error",
+            )
+        )
+        out.append(
+            ck.within_mc_error(
+                "E σₙ (replace, n ≤ M) = σ₀ c₄(M)ⁿ (× sqrt((M−1)/M)ⁿ for MLE)",
+                np.sqrt(rep["variance"]),
+                _early(ds, rep["sd_theory"], 1.0),
+                rel=0.0,
+                abs_tol=1e-12,
+                claim="under replace, E σₙ = σ₀ c₄(M)ⁿ (times √((M−1)/M)ⁿ for MLE fits) within Monte Carlo error for n ≤ M",
+            )
+        )
         out.append(_median_check(ds))
-        out.append(ck.within_mc_error("E σₙ² (replace, n ≤ M/2): σ₀² unbiased, σ₀²((M−1)/M)ⁿ MLE",
-                                      rep["variance"], _early(ds, rep["variance_theory"]), rel=0.0, abs_tol=1e-12,
-                                      claim='under replace, E σₙ² stays σ₀² for unbiased fits and shrinks as σ₀²((M−1)/M)ⁿ for MLE fits, within Monte Carlo error for n ≤ M/2'))
-        out.append(ck.within_mc_error("E (μₙ − μ₀)² (replace, n ≤ M/2)",
-                                      (rep["mean"] - float(ds.attrs["mu0"])) ** 2, _early(ds, rep["mean_sq_theory"]),
-                                      rel=0.0, abs_tol=1e-12,
-                                      claim='under replace, the squared error of the fitted mean follows its formula within Monte Carlo error for n ≤ M/2'))
-        out.append(ck.within_mc_error("E W₂² (replace, n ≤ M/2) = σ₀²[n/M + 2(1 − c₄ⁿ)] (unbiased)",
-                                      rep["w2"], _early(ds, rep["w2_theory"]), rel=0.0, abs_tol=1e-12,
-                                      claim='under replace, E W₂² to the truth follows σ₀²[n/M + 2(1 − c₄ⁿ)] (unbiased fits) within Monte Carlo error for n ≤ M/2'))
+        out.append(
+            ck.within_mc_error(
+                "E σₙ² (replace, n ≤ M/2): σ₀² unbiased, σ₀²((M−1)/M)ⁿ MLE",
+                rep["variance"],
+                _early(ds, rep["variance_theory"]),
+                rel=0.0,
+                abs_tol=1e-12,
+                claim="under replace, E σₙ² stays σ₀² for unbiased fits and shrinks as σ₀²((M−1)/M)ⁿ for MLE fits, within Monte Carlo error for n ≤ M/2",
+            )
+        )
+        out.append(
+            ck.within_mc_error(
+                "E (μₙ − μ₀)² (replace, n ≤ M/2)",
+                (rep["mean"] - float(ds.attrs["mu0"])) ** 2,
+                _early(ds, rep["mean_sq_theory"]),
+                rel=0.0,
+                abs_tol=1e-12,
+                claim="under replace, the squared error of the fitted mean follows its formula within Monte Carlo error for n ≤ M/2",
+            )
+        )
+        out.append(
+            ck.within_mc_error(
+                "E W₂² (replace, n ≤ M/2) = σ₀²[n/M + 2(1 − c₄ⁿ)] (unbiased)",
+                rep["w2"],
+                _early(ds, rep["w2_theory"]),
+                rel=0.0,
+                abs_tol=1e-12,
+                claim="under replace, E W₂² to the truth follows σ₀²[n/M + 2(1 − c₄ⁿ)] (unbiased fits) within Monte Carlo error for n ≤ M/2",
+            )
+        )
     if acc is not None:
-        out.append(ck.within_mc_error("E σₙ² (accumulate) → σ₀² sin(π/√M)/(π/√M) (MLE): no collapse",
-                                      acc["variance"], acc["variance_theory"], rel=0.0, abs_tol=1e-12,
-                                      claim='under accumulate, E σₙ² converges to σ₀² sin(π/√M)/(π/√M) (MLE) and follows its formula within Monte Carlo error: no collapse'))
-        out.append(ck.within_mc_error("E (μₙ − μ₀)² (accumulate) = Σ E σₖ₋₁²/(M k²) ≤ π²σ₀²/(6M)",
-                                      (acc["mean"] - float(ds.attrs["mu0"])) ** 2, acc["mean_sq_theory"],
-                                      rel=0.0, abs_tol=1e-12,
-                                      claim='under accumulate, E(μₙ − μ₀)² = Σ E σₖ₋₁²/(M k²), bounded by π²σ₀²/(6M), within Monte Carlo error'))
+        out.append(
+            ck.within_mc_error(
+                "E σₙ² (accumulate) → σ₀² sin(π/√M)/(π/√M) (MLE): no collapse",
+                acc["variance"],
+                acc["variance_theory"],
+                rel=0.0,
+                abs_tol=1e-12,
+                claim="under accumulate, E σₙ² converges to σ₀² sin(π/√M)/(π/√M) (MLE) and follows its formula within Monte Carlo error: no collapse",
+            )
+        )
+        out.append(
+            ck.within_mc_error(
+                "E (μₙ − μ₀)² (accumulate) = Σ E σₖ₋₁²/(M k²) ≤ π²σ₀²/(6M)",
+                (acc["mean"] - float(ds.attrs["mu0"])) ** 2,
+                acc["mean_sq_theory"],
+                rel=0.0,
+                abs_tol=1e-12,
+                claim="under accumulate, E(μₙ − μ₀)² = Σ E σₖ₋₁²/(M k²), bounded by π²σ₀²/(6M), within Monte Carlo error",
+            )
+        )
     return out
 
 
@@ -161,16 +235,27 @@ _PANELS = (
 
 def _sim(sel, name, mu0):
     v = sel["variance"]
-    return {"log_variance": np.log(v), "sd": np.sqrt(v), "w2": sel["w2"], "variance": v,
-            "variance_median": v, "mean_sq": (sel["mean"] - mu0) ** 2}[name]
+    return {
+        "log_variance": np.log(v),
+        "sd": np.sqrt(v),
+        "w2": sel["w2"],
+        "variance": v,
+        "variance_median": v,
+        "mean_sq": (sel["mean"] - mu0) ** 2,
+    }[name]
 
 
 def plot(ds):
     """Rows: fit; columns: E log σₙ², E σₙ, E W₂² (replace), median σₙ², E σₙ² (accumulate), E (μₙ − μ₀)²."""
     fits = list(ds["fit"].values)
     modes = list(ds["mode"].values)
-    fig, axes = plotting.figure(len(fits), len(_PANELS), width=2.6, height=2.35,
-                                title="Refitting a Gaussian to its own samples: replace collapses, accumulate does not")
+    fig, axes = plotting.figure(
+        len(fits),
+        len(_PANELS),
+        width=2.6,
+        height=2.35,
+        title="Refitting a Gaussian to its own samples: replace collapses, accumulate does not",
+    )
     sel = ds.where(ds["generation"] >= 1, drop=True)
     n = sel["generation"].values
     mu0 = float(ds.attrs["mu0"])
@@ -178,7 +263,7 @@ def plot(ds):
     for i, fit in enumerate(fits):
         for col, (where, name, title, logy) in enumerate(_PANELS):
             ax = axes[i, col]
-            for mode in (modes if where == "both" else [where]):
+            for mode in modes if where == "both" else [where]:
                 if mode not in modes:
                     continue
                 for k, M in enumerate(ds["M"].values):
@@ -186,25 +271,44 @@ def plot(ds):
                     cell = sel.sel(fit=fit, mode=mode, M=M)
                     sim = _sim(cell, name, mu0)
                     if name == "variance_median":
-                        (line,) = ax.plot(n, sim.median("rep"), color=color, linestyle=styles[mode], zorder=plotting.SIM_Z,
-                                          label=f"$M$ = {int(M)}")
+                        (line,) = ax.plot(
+                            n,
+                            sim.median("rep"),
+                            color=color,
+                            linestyle=styles[mode],
+                            zorder=plotting.SIM_Z,
+                            label=f"$M$ = {int(M)}",
+                        )
                         line.set_gid("sim:variance")
                     else:
-                        plotting.band(ax, n, sim, color=color, linestyle=styles[mode], label=f"$M$ = {int(M)}",
-                                      var="variance" if name != "w2" else "w2")
+                        plotting.band(
+                            ax,
+                            n,
+                            sim,
+                            color=color,
+                            linestyle=styles[mode],
+                            label=f"$M$ = {int(M)}",
+                            var="variance" if name != "w2" else "w2",
+                        )
                     y = cell[f"{name}_theory"].values
                     if np.isfinite(y).any():
                         plotting.theory_line(ax, n, y, color=color, var=f"{name}_theory")
                     if name == "variance" and mode == "accumulate":
-                        limit = th.gaussian_accumulate_variance_limit(int(M), fit=fit, sigma0_2=float(ds.attrs["sigma0_2"]))
-                        plotting.theory_hline(ax, limit, color=color, linewidth=0.9, linestyle="-.", var="variance_theory")
+                        limit = th.gaussian_accumulate_variance_limit(
+                            int(M), fit=fit, sigma0_2=float(ds.attrs["sigma0_2"])
+                        )
+                        plotting.theory_hline(
+                            ax, limit, color=color, linewidth=0.9, linestyle="-.", var="variance_theory"
+                        )
             ax.set_title(f"{fit}, {title}" if col == 0 else title)
             ax.set_xscale("log")
             if logy:
                 ax.set_yscale("log")
             ax.set_xlabel("generation $n$")
-    handles = [Line2D([], [], color=plotting.COLORS[k % len(plotting.COLORS)], label=f"$M$ = {int(M)}")
-               for k, M in enumerate(ds["M"].values)]
+    handles = [
+        Line2D([], [], color=plotting.COLORS[k % len(plotting.COLORS)], label=f"$M$ = {int(M)}")
+        for k, M in enumerate(ds["M"].values)
+    ]
     handles += [Line2D([], [], color="black", linestyle=styles[m], label=m) for m in modes]
     handles += [plotting.theory_handle("theory (Theorem 3.1)")]
     if "accumulate" in modes:

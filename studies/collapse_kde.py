@@ -33,15 +33,31 @@ creep up slowly."""
 def simulate(params, states, backend):
     """One cell: each generation's variance and the pooled variance, dims ``(generation, rep)``."""
     var, pooled = simulate_kde_chain(
-        states, M=params["M"], generations=params["generations"], h=params["h"], mu0=params["mu0"],
-        sigma0_2=params["sigma0_2"], mode=params["mode"], backend=backend,
+        states,
+        M=params["M"],
+        generations=params["generations"],
+        h=params["h"],
+        mu0=params["mu0"],
+        sigma0_2=params["sigma0_2"],
+        mode=params["mode"],
+        backend=backend,
     )
     coords = {"generation": np.arange(params["generations"] + 1)}
-    ds = xr.Dataset({
-        "variance": (("generation", "rep"), var.T, {"long_name": "variance sₙ² of generation n (divisor M)", "units": "x²"}),
-        "pooled_variance": (("generation", "rep"), pooled.T,
-                            {"long_name": "variance of the data the next KDE is built on", "units": "x²"}),
-    }, coords=coords)
+    ds = xr.Dataset(
+        {
+            "variance": (
+                ("generation", "rep"),
+                var.T,
+                {"long_name": "variance sₙ² of generation n (divisor M)", "units": "x²"},
+            ),
+            "pooled_variance": (
+                ("generation", "rep"),
+                pooled.T,
+                {"long_name": "variance of the data the next KDE is built on", "units": "x²"},
+            ),
+        },
+        coords=coords,
+    )
     ds["generation"].attrs.update(long_name="generation n (0 = real data)", units="1")
     return ds
 
@@ -63,13 +79,20 @@ def theory(ds):
                     gen[i, j, k], pooled[i, j, k] = th.kde_accumulate_variance(n, int(M), float(h), s2)
     dims = ("mode", "M", "h", "generation")
     coords = {k: ds[k] for k in dims}
-    return xr.Dataset({
-        "variance_theory": xr.DataArray(gen, dims=dims, coords=coords, attrs={"long_name": "E sₙ²", "units": "x²"}),
-        "pooled_variance_theory": xr.DataArray(pooled, dims=dims, coords=coords,
-                                               attrs={"long_name": "E pooled variance", "units": "x²"}),
-        "fixed_point": xr.DataArray(star, dims=("M", "h"), coords={"M": ds["M"], "h": ds["h"]},
-                                    attrs={"long_name": "replace fixed point (M − 1)h²", "units": "x²"}),
-    })
+    return xr.Dataset(
+        {
+            "variance_theory": xr.DataArray(gen, dims=dims, coords=coords, attrs={"long_name": "E sₙ²", "units": "x²"}),
+            "pooled_variance_theory": xr.DataArray(
+                pooled, dims=dims, coords=coords, attrs={"long_name": "E pooled variance", "units": "x²"}
+            ),
+            "fixed_point": xr.DataArray(
+                star,
+                dims=("M", "h"),
+                coords={"M": ds["M"], "h": ds["h"]},
+                attrs={"long_name": "replace fixed point (M − 1)h²", "units": "x²"},
+            ),
+        }
+    )
 
 
 WINDOW = 0.5
@@ -90,27 +113,55 @@ def checks(ds):
     modes = list(ds["mode"].values)
     if "replace" in modes:
         r = ds.sel(mode="replace")
-        out.append(ck.within_mc_error(f"replace: E sₙ² = (1 − 1/M)(E sₙ₋₁² + h²) (n ≤ {WINDOW:g}M)",
-                                      r["variance"], _window(ds, r["variance_theory"]), rel=0.0, abs_tol=1e-12,
-                                      claim=f"under replace, the mean variance of generation n follows the recursion "
-                                            f"E sₙ² = (1 − 1/M)(E sₙ₋₁² + h²) within Monte Carlo error, for n ≤ {WINDOW:g}M"))
+        out.append(
+            ck.within_mc_error(
+                f"replace: E sₙ² = (1 − 1/M)(E sₙ₋₁² + h²) (n ≤ {WINDOW:g}M)",
+                r["variance"],
+                _window(ds, r["variance_theory"]),
+                rel=0.0,
+                abs_tol=1e-12,
+                claim=f"under replace, the mean variance of generation n follows the recursion "
+                f"E sₙ² = (1 − 1/M)(E sₙ₋₁² + h²) within Monte Carlo error, for n ≤ {WINDOW:g}M",
+            )
+        )
         v = r["variance"]
         ratio = (v / (v.shift(generation=1) + ds["h"] ** 2)).isel(generation=slice(1, None))
         keep = xr.full_like(ratio.isel(rep=0, drop=True), 1.0) * (1 - 1 / ds["M"])
-        out.append(ck.within_mc_error("replace: E[sₙ²/(sₙ₋₁² + h²)] = 1 − 1/M at every n, so E sₙ² → (M − 1)h²", ratio, keep,
-                                      rel=0.0, abs_tol=1e-12,
-                                      claim="under replace, the one-step ratio sₙ²/(sₙ₋₁² + h²) has mean 1 − 1/M at every "
-                                            "generation within Monte Carlo error, so the variance heads for (M − 1)h²"))
+        out.append(
+            ck.within_mc_error(
+                "replace: E[sₙ²/(sₙ₋₁² + h²)] = 1 − 1/M at every n, so E sₙ² → (M − 1)h²",
+                ratio,
+                keep,
+                rel=0.0,
+                abs_tol=1e-12,
+                claim="under replace, the one-step ratio sₙ²/(sₙ₋₁² + h²) has mean 1 − 1/M at every "
+                "generation within Monte Carlo error, so the variance heads for (M − 1)h²",
+            )
+        )
     if "accumulate" in modes:
         a = ds.sel(mode="accumulate")
-        out.append(ck.within_mc_error("accumulate: E sₙ² follows the pooled recursion", a["variance"], a["variance_theory"],
-                                      rel=0.0, abs_tol=1e-12,
-                                      claim="under accumulate, the mean variance of each generation follows the pooled-KDE "
-                                            "recursion within Monte Carlo error at every generation"))
-        out.append(ck.within_mc_error("accumulate: pooled variance grows like h² log n", a["pooled_variance"],
-                                      a["pooled_variance_theory"], rel=0.0, abs_tol=1e-12,
-                                      claim="under accumulate, the mean variance of the pooled data follows its recursion "
-                                            "(growing like h² log n) within Monte Carlo error"))
+        out.append(
+            ck.within_mc_error(
+                "accumulate: E sₙ² follows the pooled recursion",
+                a["variance"],
+                a["variance_theory"],
+                rel=0.0,
+                abs_tol=1e-12,
+                claim="under accumulate, the mean variance of each generation follows the pooled-KDE "
+                "recursion within Monte Carlo error at every generation",
+            )
+        )
+        out.append(
+            ck.within_mc_error(
+                "accumulate: pooled variance grows like h² log n",
+                a["pooled_variance"],
+                a["pooled_variance_theory"],
+                rel=0.0,
+                abs_tol=1e-12,
+                claim="under accumulate, the mean variance of the pooled data follows its recursion "
+                "(growing like h² log n) within Monte Carlo error",
+            )
+        )
     if len(modes) == 2:
         worst, where, compared = np.inf, "", 0
         s0 = float(ds.attrs["sigma0_2"])
@@ -128,13 +179,21 @@ def checks(ds):
                     worst, where = c.value, f"M={int(M)}, h={float(h):g}, n={int(n_end)}: {c.detail}"
         if compared:
             undecided = -4 < worst < 4  # too few replications to tell the two apart (the detail says how many)
-            out.append(ck.condition("accumulate stays nearer σ₀² than replace", worst >= 4, worst, 4.0,
-                                    f"smallest gap in SEs over {compared} cells where (M − 1)h² is off σ₀² by 2×, {where}",
-                                    inconclusive=undecided,
-                                    claim="where the replace fixed point (M − 1)h² is off σ₀² by more than 2×, the "
-                                          "accumulate variance at the end lies nearer σ₀² than the replace variance, by "
-                                          "at least 4 standard errors in every such cell",
-                                    statistic="smallest gap / SE over the compared cells", direction=">="))
+            out.append(
+                ck.condition(
+                    "accumulate stays nearer σ₀² than replace",
+                    worst >= 4,
+                    worst,
+                    4.0,
+                    f"smallest gap in SEs over {compared} cells where (M − 1)h² is off σ₀² by 2×, {where}",
+                    inconclusive=undecided,
+                    claim="where the replace fixed point (M − 1)h² is off σ₀² by more than 2×, the "
+                    "accumulate variance at the end lies nearer σ₀² than the replace variance, by "
+                    "at least 4 standard errors in every such cell",
+                    statistic="smallest gap / SE over the compared cells",
+                    direction=">=",
+                )
+            )
     return out
 
 
@@ -145,22 +204,41 @@ def plot(ds):
     rows = [(mode, "variance") for mode in modes]
     if "accumulate" in modes:
         rows.append(("accumulate", "pooled_variance"))
-    fig, axes = plotting.figure(len(rows), len(Ms), width=3.3, height=2.4, sharey=True,
-                                title="Resampling from a kernel density estimate of the previous data")
+    fig, axes = plotting.figure(
+        len(rows),
+        len(Ms),
+        width=3.3,
+        height=2.4,
+        sharey=True,
+        title="Resampling from a kernel density estimate of the previous data",
+    )
     n = ds["generation"].values
     for i, (mode, var) in enumerate(rows):
         for j, M in enumerate(Ms):
             ax = axes[i, j]
-            plotting.reference_line(ax, y=float(ds.attrs["sigma0_2"]), color="grey", linestyle="-", linewidth=0.8,
-                                    label="real variance σ₀²", what="sigma0_2")
+            plotting.reference_line(
+                ax,
+                y=float(ds.attrs["sigma0_2"]),
+                color="grey",
+                linestyle="-",
+                linewidth=0.8,
+                label="real variance σ₀²",
+                what="sigma0_2",
+            )
             for k, h in enumerate(ds["h"].values):
                 color = plotting.COLORS[k % len(plotting.COLORS)]
                 plotting.band(ax, n, ds[var].sel(mode=mode, M=M, h=h), color=color, label=f"$h$ = {h:g}", var=var)
-                plotting.theory_line(ax, n, ds[f"{var}_theory"].sel(mode=mode, M=M, h=h).values, color=color,
-                                     var=f"{var}_theory")
+                plotting.theory_line(
+                    ax, n, ds[f"{var}_theory"].sel(mode=mode, M=M, h=h).values, color=color, var=f"{var}_theory"
+                )
                 if mode == "replace":
-                    plotting.theory_hline(ax, float(ds["fixed_point"].sel(M=M, h=h)), color=color, var="fixed_point",
-                                          label="fixed point $(M-1)h^2$" if k == 0 else None)
+                    plotting.theory_hline(
+                        ax,
+                        float(ds["fixed_point"].sel(M=M, h=h)),
+                        color=color,
+                        var="fixed_point",
+                        label="fixed point $(M-1)h^2$" if k == 0 else None,
+                    )
             ax.set_yscale("log")
             what = "variance of generation $n$" if var == "variance" else "variance of the pooled data"
             ax.set_title(f"{'pooled data' if var != 'variance' else mode}, $M$ = {int(M)}")

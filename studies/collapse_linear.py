@@ -33,12 +33,21 @@ data per iteration (larger T) lowers c but does not stop the replace curves from
 def simulate(params, states, backend):
     """One cell: the test error after each iteration, dims ``(iteration, rep)``."""
     err = simulate_linear_chain(
-        states, d=params["d"], T=params["T"], sigma2=params["sigma2"], iterations=params["iterations"],
-        mode=params["mode"], backend=backend,
+        states,
+        d=params["d"],
+        T=params["T"],
+        sigma2=params["sigma2"],
+        iterations=params["iterations"],
+        mode=params["mode"],
+        backend=backend,
     )
     iteration = np.arange(1, params["iterations"] + 1)
-    da = xr.DataArray(err.T, dims=("iteration", "rep"), coords={"iteration": iteration},
-                      attrs={"long_name": "test error ‖ŵₙ − w*‖²", "units": "y²"})
+    da = xr.DataArray(
+        err.T,
+        dims=("iteration", "rep"),
+        coords={"iteration": iteration},
+        attrs={"long_name": "test error ‖ŵₙ − w*‖²", "units": "y²"},
+    )
     ds = xr.Dataset({"test_error": da})
     ds["iteration"].attrs.update(long_name="model-fitting iteration n", units="1")
     return ds
@@ -58,9 +67,12 @@ def _theory_array(ds):
 
 def theory(ds):
     """``test_error_theory``: c·n (replace) and c·Σ1/i² (accumulate), dims without ``rep``."""
-    da = xr.DataArray(_theory_array(ds), dims=("mode", "sigma2", "T", "iteration"),
-                      coords={k: ds[k] for k in ("mode", "sigma2", "T", "iteration")},
-                      attrs={"long_name": "theoretical expected test error", "units": "y²"})
+    da = xr.DataArray(
+        _theory_array(ds),
+        dims=("mode", "sigma2", "T", "iteration"),
+        coords={k: ds[k] for k in ("mode", "sigma2", "T", "iteration")},
+        attrs={"long_name": "theoretical expected test error", "units": "y²"},
+    )
     return xr.Dataset({"test_error_theory": da})
 
 
@@ -75,41 +87,59 @@ def checks(ds):
     out = []
     claims = {
         "replace": "under replace, the mean test error after n iterations equals c·n, c = σ²d/(T − d − 1), "
-                   "within Monte Carlo error (1% slack) at every σ², T and n",
+        "within Monte Carlo error (1% slack) at every σ², T and n",
         "accumulate": "under accumulate, the mean test error equals c·Σ_{i≤n} 1/i² within Monte Carlo error "
-                      "(1% slack) at every σ², T and n",
+        "(1% slack) at every σ², T and n",
     }
     for mode, label in (("replace", "replace follows c·n"), ("accumulate", "accumulate follows c·Σ1/i²")):
         if mode in ds["mode"].values:
             sel = ds.sel(mode=mode)
-            out.append(ck.within_mc_error(label, sel["test_error"], sel["test_error_theory"], rel=0.01,
-                                          claim=claims[mode]))
+            out.append(
+                ck.within_mc_error(label, sel["test_error"], sel["test_error_theory"], rel=0.01, claim=claims[mode])
+            )
     bound = _bound(ds)
     if "accumulate" in ds["mode"].values:
         s = summarize(ds["test_error"].sel(mode="accumulate"))
         z = ck.z_for(s["mean"].size)
         excess = ((s["mean"] - z * s["se"]) / bound).max()
-        out.append(ck.condition(
-            "accumulate stays under c·π²/6", bool(excess <= 1), float(excess), 1.0,
-            f"largest (mean − {z:.2f}·SE)/(c·π²/6) over all cells and iterations",
-            claim="under accumulate, the mean test error stays below the bound c·π²/6 at every iteration "
-                  "(allowing z standard errors)",
-            statistic="largest (mean − z·SE) / (c·π²/6)", direction="<="))
+        out.append(
+            ck.condition(
+                "accumulate stays under c·π²/6",
+                bool(excess <= 1),
+                float(excess),
+                1.0,
+                f"largest (mean − {z:.2f}·SE)/(c·π²/6) over all cells and iterations",
+                claim="under accumulate, the mean test error stays below the bound c·π²/6 at every iteration "
+                "(allowing z standard errors)",
+                statistic="largest (mean − z·SE) / (c·π²/6)",
+                direction="<=",
+            )
+        )
     if "replace" in ds["mode"].values:
         last = summarize(ds["test_error"].sel(mode="replace").isel(iteration=-1))
         ratio = ((last["mean"] - 4 * last["se"]) / bound).min()
         # evidence against the claim only where even mean + 4·SE stays under the bound; otherwise too few reps
         against = bool((((last["mean"] + 4 * last["se"]) / bound) <= 1).any())
         undecided = not bool(ratio > 1) and not against
-        out.append(ck.condition(
-            "replace ends above the accumulate bound", bool(ratio > 1), float(ratio), 1.0,
-            f"smallest (mean − 4·SE)/(c·π²/6) at iteration {int(ds['iteration'][-1])} over all cells"
-            + ("; inconclusive: the bound lies within 4 SE of the mean, more replications would decide"
-               if undecided else ""),
-            inconclusive=undecided,
-            claim="under replace, the test error at the last iteration exceeds the accumulate bound c·π²/6 "
-                  "(by more than 4 standard errors) in every cell",
-            statistic="smallest (mean − 4·SE) / (c·π²/6) at the last iteration", direction=">="))
+        out.append(
+            ck.condition(
+                "replace ends above the accumulate bound",
+                bool(ratio > 1),
+                float(ratio),
+                1.0,
+                f"smallest (mean − 4·SE)/(c·π²/6) at iteration {int(ds['iteration'][-1])} over all cells"
+                + (
+                    "; inconclusive: the bound lies within 4 SE of the mean, more replications would decide"
+                    if undecided
+                    else ""
+                ),
+                inconclusive=undecided,
+                claim="under replace, the test error at the last iteration exceeds the accumulate bound c·π²/6 "
+                "(by more than 4 standard errors) in every cell",
+                statistic="smallest (mean − 4·SE) / (c·π²/6) at the last iteration",
+                direction=">=",
+            )
+        )
     return out
 
 
@@ -117,25 +147,46 @@ def plot(ds):
     """Rows replace/accumulate, one panel per T, colour per σ²; log y; theory on top."""
     modes = list(ds["mode"].values)
     Ts = list(ds["T"].values)
-    fig, axes = plotting.figure(len(modes), len(Ts), width=3.1, height=2.5, sharey="row",
-                                title=f"Linear regression refitted on its own labels ($d$ = {int(ds.attrs['d'])})")
+    fig, axes = plotting.figure(
+        len(modes),
+        len(Ts),
+        width=3.1,
+        height=2.5,
+        sharey="row",
+        title=f"Linear regression refitted on its own labels ($d$ = {int(ds.attrs['d'])})",
+    )
     n = ds["iteration"].values
     for i, mode in enumerate(modes):
         for j, T in enumerate(Ts):
             ax = axes[i, j]
             for k, s2 in enumerate(ds["sigma2"].values):
                 color = plotting.COLORS[k % len(plotting.COLORS)]
-                plotting.band(ax, n, ds["test_error"].sel(mode=mode, T=T, sigma2=s2), color=color,
-                              label=f"σ² = {s2:g}", var="test_error")
-                plotting.theory_line(ax, n, ds["test_error_theory"].sel(mode=mode, T=T, sigma2=s2).values,
-                                     color=color, var="test_error_theory")
+                plotting.band(
+                    ax,
+                    n,
+                    ds["test_error"].sel(mode=mode, T=T, sigma2=s2),
+                    color=color,
+                    label=f"σ² = {s2:g}",
+                    var="test_error",
+                )
+                plotting.theory_line(
+                    ax,
+                    n,
+                    ds["test_error_theory"].sel(mode=mode, T=T, sigma2=s2).values,
+                    color=color,
+                    var="test_error_theory",
+                )
             ax.set_yscale("log")
             ax.set_title(f"{mode}, $T$ = {int(T)}")
             ax.set_xlabel("model-fitting iteration $n$")
             if j == 0:
                 ax.set_ylabel("test error $\\|\\hat w_n - w^*\\|^2$")
-    plotting.legend(fig, where="right", title="simulation:\nmean, 95% band",
-                    theory="theory: $cn$ (replace),\n$c\\,\\Sigma_{i \\leq n}\\, 1/i^2$ (accumulate)")
+    plotting.legend(
+        fig,
+        where="right",
+        title="simulation:\nmean, 95% band",
+        theory="theory: $cn$ (replace),\n$c\\,\\Sigma_{i \\leq n}\\, 1/i^2$ (accumulate)",
+    )
     return fig
 
 

@@ -86,44 +86,77 @@ def checks(ds):
             against |= not (fit.lower <= 1.0 <= fit.upper) and abs(fit.slope - 1.0) > 0.15
             slopes.append(fit.slope)
             details.append(f"γ={gt:g}: {fit.slope:.3f} [{fit.lower:.3f}, {fit.upper:.3f}] ({fit.n} gaps)")
-    out.append(ck.condition(
-        "Boltzmann closed form: small for |γ' − γ| ≤ 0.01 (mean STARC ≤ 0.05)", worst_small <= 0.05, worst_small, 0.05,
-        "largest mean STARC over true γ and |γ' − γ| ≤ 0.01",
-    ))
+    out.append(
+        ck.condition(
+            "Boltzmann closed form: small for |γ' − γ| ≤ 0.01 (mean STARC ≤ 0.05)",
+            worst_small <= 0.05,
+            worst_small,
+            0.05,
+            "largest mean STARC over true γ and |γ' − γ| ≤ 0.01",
+        )
+    )
     if slopes:
         worst_slope = max(slopes, key=lambda x: abs(x - 1.0))
-        out.append(ck.condition(
-            "Boltzmann closed form: grows linearly with |γ' − γ| (log–log slope > 0 and ≈ 1 for |γ'−γ| ≤ 0.05)",
-            passed, worst_slope, 1.0, "slopes with 95% CI: " + "; ".join(details)
-            + ("" if passed or against else "; inconclusive: a CI too wide to decide, more MDPs would narrow it"),
-            inconclusive=not passed and not against,
-        ))
+        out.append(
+            ck.condition(
+                "Boltzmann closed form: grows linearly with |γ' − γ| (log–log slope > 0 and ≈ 1 for |γ'−γ| ≤ 0.05)",
+                passed,
+                worst_slope,
+                1.0,
+                "slopes with 95% CI: "
+                + "; ".join(details)
+                + ("" if passed or against else "; inconclusive: a CI too wide to decide, more MDPs would narrow it"),
+                inconclusive=not passed and not against,
+            )
+        )
     return with_claims(out, CLAIMS)
+
 
 IRL_CLAIMS = {
     "MCE closed form: STARC = 0": {
         "claim": "the MCE closed-form inverse returns the true reward up to shaping and redistribution: STARC-VAL ≤ 1e-8 "
-                 "for every MDP and every misspecification", "statistic": "max STARC over cells and MDPs"},
+        "for every MDP and every misspecification",
+        "statistic": "max STARC over cells and MDPs",
+    },
     "MCE closed form: regret = 0": {
         "claim": "the reward from the MCE closed form has zero regret (≤ 1e-9) for every MDP and misspecification",
-        "statistic": "max normalised regret over cells and MDPs"},
+        "statistic": "max normalised regret over cells and MDPs",
+    },
     "no misspecification: closed forms": {
         "claim": "without misspecification, the closed forms and every reward of the feasible set are at STARC 0 "
-                 "(≤ 1e-6)", "statistic": "max STARC where the assumed model is the true one"},
+        "(≤ 1e-6)",
+        "statistic": "max STARC where the assumed model is the true one",
+    },
     "Boltzmann closed form = its error-term prediction": {
         "claim": "the Boltzmann closed form's STARC equals its error-term prediction (γτ − γ'τ')(V* − c) for every MDP "
-                 "(|Δ| ≤ 1e-6)", "statistic": "max |simulated − predicted| STARC"},
+        "(|Δ| ≤ 1e-6)",
+        "statistic": "max |simulated − predicted| STARC",
+    },
     "worst case over the feasible set": {
         "claim": "under any misspecification, the worst reward of the feasible set is at STARC ≥ 0.5 from the truth for "
-                 "every MDP", "statistic": "min STARC over misspecified cells and MDPs", "direction": ">="},
+        "every MDP",
+        "statistic": "min STARC over misspecified cells and MDPs",
+        "direction": ">=",
+    },
     "optimiser reaches the closed-form supremum": {
         "claim": "the worst-case search reaches the closed-form supremum of STARC over the feasible set (gap ≤ 0.01) and "
-                 "never exceeds it", "statistic": "max (supremum − found)"},
+        "never exceeds it",
+        "statistic": "max (supremum − found)",
+    },
 }
 
-CLAIMS = {**IRL_CLAIMS,
-    'Boltzmann closed form: small for': {"claim": "the Boltzmann closed form stays close for a small discount error: mean STARC ≤ 0.05 for |γ' − γ| ≤ 0.01 at every true γ", "statistic": "largest mean STARC over |γ' − γ| ≤ 0.01", "direction": '<='},
-    'Boltzmann closed form: grows linearly': {"claim": "the Boltzmann closed form's mean STARC grows linearly in |γ' − γ| (|γ' − γ| ≤ 0.05): positive log–log slope whose 95% CI contains 1, or within 0.15 of 1", "statistic": 'log–log slope farthest from 1 (pass: CI > 0 and contains 1, or |slope − 1| ≤ 0.15)', "direction": '<='},
+CLAIMS = {
+    **IRL_CLAIMS,
+    "Boltzmann closed form: small for": {
+        "claim": "the Boltzmann closed form stays close for a small discount error: mean STARC ≤ 0.05 for |γ' − γ| ≤ 0.01 at every true γ",
+        "statistic": "largest mean STARC over |γ' − γ| ≤ 0.01",
+        "direction": "<=",
+    },
+    "Boltzmann closed form: grows linearly": {
+        "claim": "the Boltzmann closed form's mean STARC grows linearly in |γ' − γ| (|γ' − γ| ≤ 0.05): positive log–log slope whose 95% CI contains 1, or within 0.15 of 1",
+        "statistic": "log–log slope farthest from 1 (pass: CI > 0 and contains 1, or |slope − 1| ≤ 0.15)",
+        "direction": "<=",
+    },
 }
 
 
@@ -131,12 +164,14 @@ def plot(ds):
     """Rows: true γ; columns: STARC, EPIC, regret against γ' − γ, and the Boltzmann error on log–log axes."""
     panels = [(f"true γ = {g:g}", {"gamma_true": g}) for g in ds["gamma_true"].values]
     return plot_methods(
-        ds, panels, lambda da: da["gamma_assumed"].values - float(da["gamma_true"]), "assumed γ' − true γ",
-        gap_of=lambda da: np.abs(da["gamma_assumed"].values - float(da["gamma_true"])), gap_label="|γ' − γ|",
+        ds,
+        panels,
+        lambda da: da["gamma_assumed"].values - float(da["gamma_true"]),
+        "assumed γ' − true γ",
+        gap_of=lambda da: np.abs(da["gamma_assumed"].values - float(da["gamma_true"])),
+        gap_label="|γ' − γ|",
         title="IRL with a misspecified discount",
     )
-
-
 
 
 PARAMS = (
@@ -154,8 +189,26 @@ STUDY = Study(
     params=PARAMS,
     grid={
         "gamma_true": (0.9, 0.95, 0.99),
-        "gamma_assumed": (0.7, 0.75, 0.79, 0.8, 0.85, 0.89, 0.899, 0.9, 0.901, 0.91, 0.94, 0.949, 0.95, 0.951,
-                          0.96, 0.98, 0.989, 0.99),
+        "gamma_assumed": (
+            0.7,
+            0.75,
+            0.79,
+            0.8,
+            0.85,
+            0.89,
+            0.899,
+            0.9,
+            0.901,
+            0.91,
+            0.94,
+            0.949,
+            0.95,
+            0.951,
+            0.96,
+            0.98,
+            0.989,
+            0.99,
+        ),
     },
     settings={"n_states": 16, "n_actions": 4, "kappa": 0.3, "alpha": 1.0, "beta": 1.0, "restarts": 4},
     reps=32,

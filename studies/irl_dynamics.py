@@ -33,8 +33,9 @@ def simulate(params, states, backend):
 
     See :func:`simkit.irl.study_support.simulate_cell` for the draw order.
     """
-    return sup.simulate_cell(params, states, backend, gamma=params["gamma"], gamma_assumed=params["gamma"],
-                             lam=params["lam"])
+    return sup.simulate_cell(
+        params, states, backend, gamma=params["gamma"], gamma_assumed=params["gamma"], lam=params["lam"]
+    )
 
 
 def theory(ds):
@@ -47,10 +48,15 @@ def checks(ds):
     mis = ds["lam"] > 0
     out = sup.zero_checks(ds, mis) + [sup.boltzmann_theory_check(ds)] + sup.worst_case_checks(ds, mis)
     worst = float(ds["starc"].sel({"irl_method": "worst_case"}).where(mis).min())
-    out.append(ck.condition(
-        "worst case is maximal (STARC ≥ 0.99) for every λ > 0, however small", worst >= 0.99, worst, 0.99,
-        "min over λ > 0 and MDPs",
-    ))
+    out.append(
+        ck.condition(
+            "worst case is maximal (STARC ≥ 0.99) for every λ > 0, however small",
+            worst >= 0.99,
+            worst,
+            0.99,
+            "min over λ > 0 and MDPs",
+        )
+    )
     boltz = ds["starc"].sel({"irl_method": "boltzmann"}).mean("mdp")
     lam = ds["lam"].values
     fit_mask = (lam > 0) & (lam <= 0.1)
@@ -60,52 +66,96 @@ def checks(ds):
         # evidence against linear growth: a CI that excludes 1 with a slope more than 0.15 away;
         # a CI that contains 1 but also reaches 0 is too wide to decide (few MDPs)
         against = not (fit.lower <= 1.0 <= fit.upper) and abs(fit.slope - 1.0) > 0.15
-        out.append(ck.condition(
-            "Boltzmann closed form: grows linearly with λ (log–log slope > 0 and ≈ 1 for λ ≤ 0.1)", passed, fit.slope,
-            1.0, f"slope {fit.slope:.3f}, 95% CI [{fit.lower:.3f}, {fit.upper:.3f}] over {fit.n} values of λ"
-            + ("" if passed or against else "; inconclusive: the CI is too wide to decide, more MDPs would narrow it"),
-            inconclusive=not passed and not against,
-        ))
+        out.append(
+            ck.condition(
+                "Boltzmann closed form: grows linearly with λ (log–log slope > 0 and ≈ 1 for λ ≤ 0.1)",
+                passed,
+                fit.slope,
+                1.0,
+                f"slope {fit.slope:.3f}, 95% CI [{fit.lower:.3f}, {fit.upper:.3f}] over {fit.n} values of λ"
+                + (
+                    ""
+                    if passed or against
+                    else "; inconclusive: the CI is too wide to decide, more MDPs would narrow it"
+                ),
+                inconclusive=not passed and not against,
+            )
+        )
     small = float(boltz.where((ds["lam"] > 0) & (ds["lam"] <= 0.01)).max())
-    out.append(ck.condition(
-        "Boltzmann closed form: small for λ ≤ 0.01 (mean STARC ≤ 0.05)", small <= 0.05, small, 0.05,
-        "largest mean STARC over λ ≤ 0.01",
-    ))
+    out.append(
+        ck.condition(
+            "Boltzmann closed form: small for λ ≤ 0.01 (mean STARC ≤ 0.05)",
+            small <= 0.05,
+            small,
+            0.05,
+            "largest mean STARC over λ ≤ 0.01",
+        )
+    )
     return with_claims(out, CLAIMS)
+
 
 IRL_CLAIMS = {
     "MCE closed form: STARC = 0": {
         "claim": "the MCE closed-form inverse returns the true reward up to shaping and redistribution: STARC-VAL ≤ 1e-8 "
-                 "for every MDP and every misspecification", "statistic": "max STARC over cells and MDPs"},
+        "for every MDP and every misspecification",
+        "statistic": "max STARC over cells and MDPs",
+    },
     "MCE closed form: regret = 0": {
         "claim": "the reward from the MCE closed form has zero regret (≤ 1e-9) for every MDP and misspecification",
-        "statistic": "max normalised regret over cells and MDPs"},
+        "statistic": "max normalised regret over cells and MDPs",
+    },
     "no misspecification: closed forms": {
         "claim": "without misspecification, the closed forms and every reward of the feasible set are at STARC 0 "
-                 "(≤ 1e-6)", "statistic": "max STARC where the assumed model is the true one"},
+        "(≤ 1e-6)",
+        "statistic": "max STARC where the assumed model is the true one",
+    },
     "Boltzmann closed form = its error-term prediction": {
         "claim": "the Boltzmann closed form's STARC equals its error-term prediction (γτ − γ'τ')(V* − c) for every MDP "
-                 "(|Δ| ≤ 1e-6)", "statistic": "max |simulated − predicted| STARC"},
+        "(|Δ| ≤ 1e-6)",
+        "statistic": "max |simulated − predicted| STARC",
+    },
     "worst case over the feasible set": {
         "claim": "under any misspecification, the worst reward of the feasible set is at STARC ≥ 0.5 from the truth for "
-                 "every MDP", "statistic": "min STARC over misspecified cells and MDPs", "direction": ">="},
+        "every MDP",
+        "statistic": "min STARC over misspecified cells and MDPs",
+        "direction": ">=",
+    },
     "optimiser reaches the closed-form supremum": {
         "claim": "the worst-case search reaches the closed-form supremum of STARC over the feasible set (gap ≤ 0.01) and "
-                 "never exceeds it", "statistic": "max (supremum − found)"},
+        "never exceeds it",
+        "statistic": "max (supremum − found)",
+    },
 }
 
-CLAIMS = {**IRL_CLAIMS,
-    'worst case is maximal': {"claim": 'for every λ > 0, however small, the worst reward of the feasible set is at STARC ≥ 0.99', "statistic": 'min STARC over λ > 0 and MDPs', "direction": '>='},
-    'Boltzmann closed form: grows linearly': {"claim": "the Boltzmann closed form's mean STARC grows linearly in λ (λ ≤ 0.1): positive log–log slope whose 95% CI contains 1, or within 0.15 of 1", "statistic": 'fitted log–log slope (pass: CI > 0 and contains 1, or |slope − 1| ≤ 0.15)', "direction": '<='},
-    'Boltzmann closed form: small for': {"claim": 'the Boltzmann closed form stays close for small dynamics errors: mean STARC ≤ 0.05 for λ ≤ 0.01', "statistic": 'largest mean STARC over λ ≤ 0.01', "direction": '<='},
+CLAIMS = {
+    **IRL_CLAIMS,
+    "worst case is maximal": {
+        "claim": "for every λ > 0, however small, the worst reward of the feasible set is at STARC ≥ 0.99",
+        "statistic": "min STARC over λ > 0 and MDPs",
+        "direction": ">=",
+    },
+    "Boltzmann closed form: grows linearly": {
+        "claim": "the Boltzmann closed form's mean STARC grows linearly in λ (λ ≤ 0.1): positive log–log slope whose 95% CI contains 1, or within 0.15 of 1",
+        "statistic": "fitted log–log slope (pass: CI > 0 and contains 1, or |slope − 1| ≤ 0.15)",
+        "direction": "<=",
+    },
+    "Boltzmann closed form: small for": {
+        "claim": "the Boltzmann closed form stays close for small dynamics errors: mean STARC ≤ 0.05 for λ ≤ 0.01",
+        "statistic": "largest mean STARC over λ ≤ 0.01",
+        "direction": "<=",
+    },
 }
 
 
 def plot(ds):
     """STARC, EPIC and regret against λ per method, and the Boltzmann error on log–log axes."""
     return plot_methods(
-        ds, [(f"γ = {ds.attrs.get('gamma', '')}", {})], lambda da: da["lam"].values,
-        "mixing weight $\\lambda$ of $\\tau_{\\mathrm{random}}$", gap_of=lambda da: da["lam"].values, gap_label="λ",
+        ds,
+        [(f"γ = {ds.attrs.get('gamma', '')}", {})],
+        lambda da: da["lam"].values,
+        "mixing weight $\\lambda$ of $\\tau_{\\mathrm{random}}$",
+        gap_of=lambda da: da["lam"].values,
+        gap_label="λ",
         title="IRL with misspecified dynamics $\\tau' = (1 - \\lambda)\\tau + \\lambda\\tau_{\\mathrm{random}}$",
         linthresh=1e-3,
     )
@@ -128,8 +178,15 @@ STUDY = Study(
     settings={"gamma": 0.9, "n_states": 16, "n_actions": 4, "kappa": 0.3, "alpha": 1.0, "beta": 1.0, "restarts": 4},
     reps=64,
     quick_grid={"lam": (0.0, 0.001, 0.01, 0.1, 0.5)},
-    quick_settings={"gamma": 0.9, "n_states": 16, "n_actions": 4, "kappa": 0.3, "alpha": 1.0, "beta": 1.0,
-                    "restarts": 3},
+    quick_settings={
+        "gamma": 0.9,
+        "n_states": 16,
+        "n_actions": 4,
+        "kappa": 0.3,
+        "alpha": 1.0,
+        "beta": 1.0,
+        "restarts": 3,
+    },
     quick_reps=8,
     simulate=simulate,
     theory=theory,

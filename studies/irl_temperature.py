@@ -63,9 +63,7 @@ def simulate(params, states, backend):
         "regret": _regret(r, r_hat, tau, gamma, mu, backend=backend),
         "policy_error": np.abs(pi_hat - pi).max(axis=(1, 2)),
     }
-    return xr.Dataset(
-        {name: (("rep",), values[name], {"long_name": ln, "units": u}) for name, (ln, u) in VARS.items()}
-    )
+    return xr.Dataset({name: (("rep",), values[name], {"long_name": ln, "units": u}) for name, (ln, u) in VARS.items()})
 
 
 def theory(ds):
@@ -80,22 +78,34 @@ def checks(ds):
     out = []
     for name, bound in (("starc", 1e-8), ("starc_minimal", 1e-8), ("regret", 1e-9), ("policy_error", 1e-8)):
         value = float(ds[name].max())
-        out.append(ck.condition(
-            f"{VARS[name][0]} = 0 for every temperature ratio (max ≤ {bound:g})", value <= bound, value, bound,
-            "max over models, ratios and MDPs",
-            claim=f"with a wrong temperature (ratio 0.1 to 10), the {VARS[name][0]} is 0 (≤ {bound:g}) for every model, "
-                  "ratio and MDP: the inverse returns a positive rescaling of the true reward",
-            statistic=f"max {name} over models, ratios and MDPs", direction="<=",
-        ))
+        out.append(
+            ck.condition(
+                f"{VARS[name][0]} = 0 for every temperature ratio (max ≤ {bound:g})",
+                value <= bound,
+                value,
+                bound,
+                "max over models, ratios and MDPs",
+                claim=f"with a wrong temperature (ratio 0.1 to 10), the {VARS[name][0]} is 0 (≤ {bound:g}) for every model, "
+                "ratio and MDP: the inverse returns a positive rescaling of the true reward",
+                statistic=f"max {name} over models, ratios and MDPs",
+                direction="<=",
+            )
+        )
     epic = ds["epic"]
     spread = float((epic.mean("mdp").max("ratio") - epic.mean("mdp").min("ratio")).max())
-    out.append(ck.condition(
-        "EPIC does not depend on the temperature ratio (its mean varies ≤ 0.05 across ratios)",
-        spread <= 0.05, spread, 0.05, "EPIC > 0 here comes from S'-redistribution, not from the temperature",
-        claim="the mean EPIC distance does not depend on the temperature ratio: it varies by at most 0.05 across ratios "
-              "(its level comes from S'-redistribution)", statistic="largest range of mean EPIC across ratios",
-        direction="<=",
-    ))
+    out.append(
+        ck.condition(
+            "EPIC does not depend on the temperature ratio (its mean varies ≤ 0.05 across ratios)",
+            spread <= 0.05,
+            spread,
+            0.05,
+            "EPIC > 0 here comes from S'-redistribution, not from the temperature",
+            claim="the mean EPIC distance does not depend on the temperature ratio: it varies by at most 0.05 across ratios "
+            "(its level comes from S'-redistribution)",
+            statistic="largest range of mean EPIC across ratios",
+            direction="<=",
+        )
+    )
     return out
 
 
@@ -111,8 +121,17 @@ def plot(ds):
         ax = axes[0, j]
         for k, name in enumerate(names):
             marker, size = markers[name]
-            plotting.band(ax, x, ds[name].sel(model=model), dim="mdp", label=VARS[name][0], marker=marker,
-                          markersize=size, color=plotting.COLORS[k], var=name)
+            plotting.band(
+                ax,
+                x,
+                ds[name].sel(model=model),
+                dim="mdp",
+                label=VARS[name][0],
+                marker=marker,
+                markersize=size,
+                color=plotting.COLORS[k],
+                var=name,
+            )
         plotting.theory_line(ax, x, ds["starc_theory"].sel(model=model).values, var="starc_theory")
         ax.set_xscale("log")
         ax.set_ylim(-0.05, 1.03)

@@ -28,8 +28,11 @@ def simulate(p, states, backend):
     lams = lambda_grid(p)
     err = simulate_krr(states, n=p["n"], s=p["s"], lams=lams, sigma=p["sigma"], solver=p["solver"], backend=backend)
     ds = xr.Dataset(coords={"lam": lams})
-    ds["l2_error"] = xr.DataArray(err, dims=("rep", "lam"), attrs={
-        "long_name": "squared L2 error ||f_hat - f*||^2 on [0, 1] (exact)", "units": "response^2"})
+    ds["l2_error"] = xr.DataArray(
+        err,
+        dims=("rep", "lam"),
+        attrs={"long_name": "squared L2 error ||f_hat - f*||^2 on [0, 1] (exact)", "units": "response^2"},
+    )
     ds["lam"].attrs.update(long_name="regularisation lambda (penalty n lambda ||f||_H^2)", units="1")
     return ds
 
@@ -50,23 +53,34 @@ def theory(ds):
     lams, n = ds["lam"].values, ds["n"].values.astype(float)
     best = np.array([[best_lambda(lams, mean[i, j]) for j in range(n.size)] for i in range(ds.sizes["s"])])
     out = xr.Dataset()
-    out["best_lambda"] = xr.DataArray(best, dims=("s", "n"), attrs={
-        "long_name": "lambda minimising the mean L2 error (parabolic refinement on the grid)", "units": "1",
-        "role": "auxiliary"})  # a statistic of the simulation, not a prediction
+    out["best_lambda"] = xr.DataArray(
+        best,
+        dims=("s", "n"),
+        attrs={
+            "long_name": "lambda minimising the mean L2 error (parabolic refinement on the grid)",
+            "units": "1",
+            "role": "auxiliary",
+        },
+    )  # a statistic of the simulation, not a prediction
     out["lambda_schedule"] = xr.DataArray(
-        np.array([krr_lambda_schedule(n, s, BETA, 1.0) for s in ds["s"].values]), dims=("s", "n"),
-        attrs={"long_name": "n^(-beta/(s beta + 1))", "units": "1"})
+        np.array([krr_lambda_schedule(n, s, BETA, 1.0) for s in ds["s"].values]),
+        dims=("s", "n"),
+        attrs={"long_name": "n^(-beta/(s beta + 1))", "units": "1"},
+    )
     slopes = np.full((3, ds.sizes["s"]), np.nan)
     if n.size >= 3:
         for i in range(ds.sizes["s"]):
             fit = loglog_slope(n, best[i])
             slopes[:, i] = fit.slope, fit.lower, fit.upper
-    for k, name, text in ((0, "best_lambda_slope", "fitted log-log slope of best_lambda against n"),
-                          (1, "best_lambda_slope_lower", "lower end of its 95% CI"),
-                          (2, "best_lambda_slope_upper", "upper end of its 95% CI")):
+    for k, name, text in (
+        (0, "best_lambda_slope", "fitted log-log slope of best_lambda against n"),
+        (1, "best_lambda_slope_lower", "lower end of its 95% CI"),
+        (2, "best_lambda_slope_upper", "upper end of its 95% CI"),
+    ):
         out[name] = xr.DataArray(slopes[k], dims="s", attrs={"long_name": text, "units": "1", "role": "auxiliary"})
-    out["slope_theory"] = xr.DataArray(-BETA / (ds["s"].values * BETA + 1), dims="s",
-                                       attrs={"long_name": "-beta/(s beta + 1)", "units": "1"})
+    out["slope_theory"] = xr.DataArray(
+        -BETA / (ds["s"].values * BETA + 1), dims="s", attrs={"long_name": "-beta/(s beta + 1)", "units": "1"}
+    )
     return out
 
 
@@ -74,26 +88,54 @@ def checks(ds):
     """Slope of the best lambda against -beta/(s beta + 1); minimisers inside the grid."""
     slope, th = ds["best_lambda_slope"].values, ds["slope_theory"].values
     gap = np.abs(slope - th)
-    out = [ck.condition(
-        f"best lambda ~ n^(-beta/(s beta+1)): slope within {SLOPE_TOL:g}", bool(np.all(gap <= SLOPE_TOL)),
-        float(np.nanmax(gap)), SLOPE_TOL,
-        "; ".join(f"s={s:g}: {a:.3f} (95% CI {lo:.3f}..{hi:.3f}) vs {b:.3f}" for s, a, lo, hi, b in zip(
-            ds["s"].values, slope, ds["best_lambda_slope_lower"].values, ds["best_lambda_slope_upper"].values, th)),
-            claim='the λ minimising the mean L² error decays like n^(−β/(sβ+1)): its fitted log–log slope against n is within the tolerance of −β/(sβ + 1) for every s', statistic='largest |fitted slope − theory|', direction='<=')]
+    out = [
+        ck.condition(
+            f"best lambda ~ n^(-beta/(s beta+1)): slope within {SLOPE_TOL:g}",
+            bool(np.all(gap <= SLOPE_TOL)),
+            float(np.nanmax(gap)),
+            SLOPE_TOL,
+            "; ".join(
+                f"s={s:g}: {a:.3f} (95% CI {lo:.3f}..{hi:.3f}) vs {b:.3f}"
+                for s, a, lo, hi, b in zip(
+                    ds["s"].values,
+                    slope,
+                    ds["best_lambda_slope_lower"].values,
+                    ds["best_lambda_slope_upper"].values,
+                    th,
+                )
+            ),
+            claim="the λ minimising the mean L² error decays like n^(−β/(sβ+1)): its fitted log–log slope against n is within the tolerance of −β/(sβ + 1) for every s",
+            statistic="largest |fitted slope − theory|",
+            direction="<=",
+        )
+    ]
     lams = ds["lam"].values
     inside = (ds["best_lambda"] > lams[1]) & (ds["best_lambda"] < lams[-2])
-    out.append(ck.condition(
-        "best lambda inside the lambda grid", bool(inside.all()), float(inside.mean()), 1.0,
-        "fraction of (s, n) whose minimiser is not at the grid's edge",
-        claim='every minimising λ lies strictly inside the λ grid (not at its edges), so the fitted slopes are not truncated', statistic='fraction of (s, n) with an interior minimiser', direction='>='))
+    out.append(
+        ck.condition(
+            "best lambda inside the lambda grid",
+            bool(inside.all()),
+            float(inside.mean()),
+            1.0,
+            "fraction of (s, n) whose minimiser is not at the grid's edge",
+            claim="every minimising λ lies strictly inside the λ grid (not at its edges), so the fitted slopes are not truncated",
+            statistic="fraction of (s, n) with an interior minimiser",
+            direction=">=",
+        )
+    )
     return out
 
 
 def plot(ds):
     """Error against λ per n for each s, and the best λ against n with the theory's rate on top."""
     svals = ds["s"].values
-    fig, axes = plotting.figure(1, len(svals) + 1, width=2.9, height=2.8,
-                                title="Misspecified KRR: $L^2$ error against $\\lambda$ (Brownian-bridge kernel)")
+    fig, axes = plotting.figure(
+        1,
+        len(svals) + 1,
+        width=2.9,
+        height=2.8,
+        title="Misspecified KRR: $L^2$ error against $\\lambda$ (Brownian-bridge kernel)",
+    )
     lams = ds["lam"].values
     for ax, s in zip(axes[0], svals):
         for j, n in enumerate(ds["n"].values):
@@ -109,16 +151,22 @@ def plot(ds):
     n = ds["n"].values.astype(float)
     for i, s in enumerate(svals):
         color = plotting.COLORS[(ds.sizes["n"] + i) % len(plotting.COLORS)]  # not the colours of n on the left
-        (line,) = bx.plot(n, ds["best_lambda"].sel(s=s), "o-", color=color, label=f"$s$ = {s:g}", markersize=4,
-                          zorder=plotting.SIM_Z)
+        (line,) = bx.plot(
+            n, ds["best_lambda"].sel(s=s), "o-", color=color, label=f"$s$ = {s:g}", markersize=4, zorder=plotting.SIM_Z
+        )
         line.set_gid("sim:best_lambda")
         ref = ds["best_lambda"].sel(s=s).values
         anchor = np.exp(np.mean(np.log(ref))) / np.exp(np.mean(np.log(n)) * float(ds["slope_theory"].sel(s=s)))
-        plotting.theory_line(bx, n, anchor * n ** float(ds["slope_theory"].sel(s=s)), color=color,
-                             var="slope_theory,lambda_schedule")
+        plotting.theory_line(
+            bx, n, anchor * n ** float(ds["slope_theory"].sel(s=s)), color=color, var="slope_theory,lambda_schedule"
+        )
     bx.set(xscale="log", yscale="log", xlabel="$n$", ylabel="best $\\lambda$", title="best $\\lambda$ against $n$")
-    plotting.legend(fig, where="right", handles=handles + [h for h in bx.get_legend_handles_labels()[0]],
-                    theory="theory: $\\propto n^{-\\beta/(s\\beta+1)}$")
+    plotting.legend(
+        fig,
+        where="right",
+        handles=handles + [h for h in bx.get_legend_handles_labels()[0]],
+        theory="theory: $\\propto n^{-\\beta/(s\\beta+1)}$",
+    )
     return fig
 
 
@@ -128,9 +176,14 @@ PARAMS = (
     Param("sigma", float, "noise standard deviation", low=0, units="response"),
     Param("lambda_log10_min", float, "smallest lambda on the path is 10^this", high=-1, units="1"),
     Param("lambda_points", int, "number of lambda values", low=5, units="1"),
-    Param("solver", str, "markov: O(n) solve per lambda (Markov kernels); tridiagonal: one Householder "
-          "tridiagonalisation per draw for the whole lambda path (any kernel); eigen: one eigendecomposition "
-          "per draw (any kernel; on the GPU with --backend cuda)", choices=SOLVERS),
+    Param(
+        "solver",
+        str,
+        "markov: O(n) solve per lambda (Markov kernels); tridiagonal: one Householder "
+        "tridiagonalisation per draw for the whole lambda path (any kernel); eigen: one eigendecomposition "
+        "per draw (any kernel; on the GPU with --backend cuda)",
+        choices=SOLVERS,
+    ),
 )
 
 SETTINGS = {"sigma": 0.5, "lambda_log10_min": -11.0, "lambda_points": 56, "solver": "markov"}

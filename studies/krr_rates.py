@@ -23,8 +23,9 @@ def simulate(p, states, backend):
     lam = float(krr_lambda_schedule(p["n"], p["s"], BETA, p["lambda_c"]))
     err = simulate_krr(states, n=p["n"], s=p["s"], lams=[lam], sigma=p["sigma"], backend=backend)[:, 0]
     ds = xr.Dataset()
-    ds["l2_error"] = xr.DataArray(err, dims="rep", attrs={
-        "long_name": "squared L2 error ‖f̂ − f*‖² on [0, 1] (exact)", "units": "response^2"})
+    ds["l2_error"] = xr.DataArray(
+        err, dims="rep", attrs={"long_name": "squared L2 error ‖f̂ − f*‖² on [0, 1] (exact)", "units": "response^2"}
+    )
     return ds
 
 
@@ -67,10 +68,15 @@ def theory(ds):
         "slope_low_n_se": "Monte Carlo standard error of slope_low_n (delta method)",
         "slope_high_n_se": "Monte Carlo standard error of slope_high_n (delta method)",
     }
-    out = xr.Dataset({k: xr.DataArray(v, dims="s", attrs={"long_name": text[k], "units": "1", "role": "auxiliary"})
-                      for k, v in vals.items()})  # fitted to the simulation: not predictions
+    out = xr.Dataset(
+        {
+            k: xr.DataArray(v, dims="s", attrs={"long_name": text[k], "units": "1", "role": "auxiliary"})
+            for k, v in vals.items()
+        }
+    )  # fitted to the simulation: not predictions
     out["slope_theory"] = xr.DataArray(
-        krr_rate_exponent(ds["s"].values, BETA), dims="s",
+        krr_rate_exponent(ds["s"].values, BETA),
+        dims="s",
         attrs={"long_name": "minimax rate exponent -s beta/(s beta + 1)", "units": "1"},
     )
     return out
@@ -84,12 +90,21 @@ def checks(ds):
     if big.any():
         gap = np.abs(ds["slope"].values[big] - ds["slope_theory"].values[big])
         worst = int(np.argmax(gap))
-        out.append(ck.condition(
-            f"slope within {SLOPE_TOL:g} of -s beta/(s beta+1) for s >= 0.5", bool(np.all(gap <= SLOPE_TOL)),
-            float(gap[worst]), SLOPE_TOL,
-            "; ".join(f"s={v:g}: {a:.3f} vs {b:.3f}" for v, a, b in
-                      zip(s[big], ds["slope"].values[big], ds["slope_theory"].values[big])),
-                      claim='for s ≥ 0.5, the log–log slope of the mean L² error against n is within 0.05 of the minimax exponent −sβ/(sβ + 1)', statistic='largest |fitted slope − theory|', direction='<='))
+        out.append(
+            ck.condition(
+                f"slope within {SLOPE_TOL:g} of -s beta/(s beta+1) for s >= 0.5",
+                bool(np.all(gap <= SLOPE_TOL)),
+                float(gap[worst]),
+                SLOPE_TOL,
+                "; ".join(
+                    f"s={v:g}: {a:.3f} vs {b:.3f}"
+                    for v, a, b in zip(s[big], ds["slope"].values[big], ds["slope_theory"].values[big])
+                ),
+                claim="for s ≥ 0.5, the log–log slope of the mean L² error against n is within 0.05 of the minimax exponent −sβ/(sβ + 1)",
+                statistic="largest |fitted slope − theory|",
+                direction="<=",
+            )
+        )
     small = s < 0.5
     if small.any() and np.isfinite(ds["slope_low_n"].values).any():
         th = ds["slope_theory"].values[small]
@@ -98,37 +113,59 @@ def checks(ds):
         se = np.hypot(ds["slope_low_n_se"].values[small], ds["slope_high_n_se"].values[small])
         z = (g_hi - g_lo) / np.where(se > 0, se, np.inf)
         worst = float(np.max(z))
-        out.append(ck.condition(
-            "small s: the slope gap to theory does not grow with n (z <= 3)", worst <= 3.0, worst, 3.0,
-            "gap on small-n half -> large-n half: " + "; ".join(
-                f"s={v:g}: {a:.3f} -> {b:.3f}" for v, a, b in zip(s[small], g_lo, g_hi)),
-                claim='for s < 0.5 (unbounded targets), the gap between the fitted slope and −sβ/(sβ + 1) does not grow from the small-n half of the grid to the large-n half (z ≤ 3)', statistic='largest z of (gap on the large-n half − gap on the small-n half)', direction='<='))
+        out.append(
+            ck.condition(
+                "small s: the slope gap to theory does not grow with n (z <= 3)",
+                worst <= 3.0,
+                worst,
+                3.0,
+                "gap on small-n half -> large-n half: "
+                + "; ".join(f"s={v:g}: {a:.3f} -> {b:.3f}" for v, a, b in zip(s[small], g_lo, g_hi)),
+                claim="for s < 0.5 (unbounded targets), the gap between the fitted slope and −sβ/(sβ + 1) does not grow from the small-n half of the grid to the large-n half (z ≤ 3)",
+                statistic="largest z of (gap on the large-n half − gap on the small-n half)",
+                direction="<=",
+            )
+        )
     return out
 
 
 def plot(ds):
     """L2 error against n per s with the theory rate on top, and fitted slopes against s."""
-    fig, axes = plotting.figure(1, 2, width=3.5, height=3.0,
-                                title="Misspecified KRR (Brownian-bridge kernel, $\\beta$ = 2): $L^2$ error vs $n$")
+    fig, axes = plotting.figure(
+        1, 2, width=3.5, height=3.0, title="Misspecified KRR (Brownian-bridge kernel, $\\beta$ = 2): $L^2$ error vs $n$"
+    )
     ax, bx = axes[0]
     n = ds["n"].values.astype(float)
     svals = ds["s"].values
     colors = {f"$s$ = {s:g}": plotting.COLORS[i % len(plotting.COLORS)] for i, s in enumerate(svals)}
     plotting.rates(
-        ax, n, {f"$s$ = {s:g}": (ds["l2_error"].sel(s=s), colors[f"$s$ = {s:g}"]) for s in svals},
-        slopes={f"$s$ = {s:g}": float(ds["slope_theory"].sel(s=s)) for s in svals}, var="l2_error",
-        theory_var="slope_theory", ylabel="$\\|\\hat f - f^*\\|^2_{L^2}$",
+        ax,
+        n,
+        {f"$s$ = {s:g}": (ds["l2_error"].sel(s=s), colors[f"$s$ = {s:g}"]) for s in svals},
+        slopes={f"$s$ = {s:g}": float(ds["slope_theory"].sel(s=s)) for s in svals},
+        var="l2_error",
+        theory_var="slope_theory",
+        ylabel="$\\|\\hat f - f^*\\|^2_{L^2}$",
         title="mean, 95% CI; theory rate on top",
     )
     plotting.legend(ax, where="below", ncol=3, theory="theory: slope $-s\\beta/(s\\beta+1)$")
     fine = np.linspace(min(svals.min(), 0.05), max(svals.max(), 1.0), 200)
     yerr = np.vstack([ds["slope"] - ds["slope_lower"], ds["slope_upper"] - ds["slope"]])
-    cont = bx.errorbar(svals, ds["slope"], yerr=yerr, fmt="o", color=plotting.COLORS[0], markersize=4,
-                       label="fitted slope, 95% CI", zorder=plotting.SIM_Z)
+    cont = bx.errorbar(
+        svals,
+        ds["slope"],
+        yerr=yerr,
+        fmt="o",
+        color=plotting.COLORS[0],
+        markersize=4,
+        label="fitted slope, 95% CI",
+        zorder=plotting.SIM_Z,
+    )
     for art in (cont.lines[0], *cont.lines[2]):
         art.set_gid("sim:slope")
-    plotting.theory_line(bx, fine, krr_rate_exponent(fine, BETA), label="theory $-s\\beta/(s\\beta+1)$",
-                         var="slope_theory")
+    plotting.theory_line(
+        bx, fine, krr_rate_exponent(fine, BETA), label="theory $-s\\beta/(s\\beta+1)$", var="slope_theory"
+    )
     plotting.reference_line(bx, x=1 / BETA, label="embedding index $1/\\beta$", what="embedding index")
     bx.set(xlabel="source smoothness $s$", ylabel="log–log slope", title="rate exponent")
     plotting.legend(bx, where="below", ncol=1)

@@ -20,8 +20,9 @@ POLICY_NAMES = ("oful", "ds-oful", "suplinucb")
 def instance(p):
     """The cell's instance: gap Delta, zeta = ratio · Delta/sqrt(d), the anchored construction."""
     zeta = p["ratio"] * phase_threshold(p["gap"], p["d"])
-    return make_instance(p["d"], p["n_arms"], p["gap"], zeta, seed=p["instance_seed"], misspec=p["misspec"],
-                         construction="anchored")
+    return make_instance(
+        p["d"], p["n_arms"], p["gap"], zeta, seed=p["instance_seed"], misspec=p["misspec"], construction="anchored"
+    )
 
 
 def policies(p) -> dict:
@@ -41,17 +42,28 @@ def simulate(p, states, backend):
     horizon = p["horizon"]
     late_start = horizon - horizon // 5
     grid = np.array([late_start, horizon])
-    runs = [simulate_linear(states, inst, pol, horizon, sigma=p["sigma"], grid=grid, backend=backend).regret
-            for pol in policies(p).values()]
+    runs = [
+        simulate_linear(states, inst, pol, horizon, sigma=p["sigma"], grid=grid, backend=backend).regret
+        for pol in policies(p).values()
+    ]
     final = np.stack([r[:, 1] for r in runs])
     late = np.stack([(r[:, 1] - r[:, 0]) / (horizon - late_start) / p["gap"] for r in runs])
     coords = {"policy": list(POLICY_NAMES), "rep": np.arange(states.shape[0])}
     return xr.Dataset(
         {
-            "regret": (("policy", "rep"), final, {"long_name": "cumulative pseudo-regret at the horizon", "units": "reward"}),
-            "late_rate": (("policy", "rep"), late, {
-                "long_name": "regret per round over the last fifth of the horizon, in units of the gap Delta",
-                "units": "1"}),
+            "regret": (
+                ("policy", "rep"),
+                final,
+                {"long_name": "cumulative pseudo-regret at the horizon", "units": "reward"},
+            ),
+            "late_rate": (
+                ("policy", "rep"),
+                late,
+                {
+                    "long_name": "regret per round over the last fifth of the horizon, in units of the gap Delta",
+                    "units": "1",
+                },
+            ),
         },
         coords=coords,
     )
@@ -59,13 +71,22 @@ def simulate(p, states, backend):
 
 def theory(ds):
     d = ds["d"]
-    out = xr.Dataset({
-        "lower_bound_ratio": xr.DataArray(
-            [lower_bound_threshold(ds.attrs["gap"], int(v), ds.attrs["n_arms"]) / phase_threshold(ds.attrs["gap"], int(v))
-             for v in d.values], dims="d", coords={"d": d}),
-    })
+    out = xr.Dataset(
+        {
+            "lower_bound_ratio": xr.DataArray(
+                [
+                    lower_bound_threshold(ds.attrs["gap"], int(v), ds.attrs["n_arms"])
+                    / phase_threshold(ds.attrs["gap"], int(v))
+                    for v in d.values
+                ],
+                dims="d",
+                coords={"d": d},
+            ),
+        }
+    )
     out["lower_bound_ratio"].attrs.update(
-        long_name="lower-bound misspecification Delta sqrt(log|D|/d) in units of Delta/sqrt(d)", units="1")
+        long_name="lower-bound misspecification Delta sqrt(log|D|/d) in units of Delta/sqrt(d)", units="1"
+    )
     return out
 
 
@@ -101,59 +122,106 @@ def checks(ds):
     for d in ds["d"].values:
         cell = ds["regret"].sel(d=d, policy="ds-oful")
         base = summarize(cell.sel(ratio=lo))
-        worst, worst_r, worst_detail = -np.inf, None, ""
+        worst, worst_detail = -np.inf, ""
         for r in below:
             sr = summarize(cell.sel(ratio=r))
             se = math.hypot(float(sr["se"]), float(base["se"]))
             value = (float(sr["mean"]) - float(base["mean"])) / se
             if value > worst:
-                worst, worst_r = value, r
-                worst_detail = (f"mean regret {float(base['mean']):.1f} ± {float(base['se']):.1f} at ratio {lo:g}, "
-                                f"{float(sr['mean']):.1f} ± {float(sr['se']):.1f} at ratio {r:g} (increase in SE; allowed z = {z:.2f})")
-        out.append(ck.condition(f"d={d}: DS-OFUL regret flat below the threshold (ratio {lo:g} to {max(below):g})",
-                                worst <= z, worst, z, worst_detail,
-                                claim=f"for d = {d}, DS-OFUL's mean regret does not rise below the threshold: at every "
-                                      f"ratio up to {max(below):g} it exceeds the one at ratio {lo:g} by less than z SE",
-                                statistic="largest increase over the smallest ratio, in SE", direction="<="))
+                worst = value
+                worst_detail = (
+                    f"mean regret {float(base['mean']):.1f} ± {float(base['se']):.1f} at ratio {lo:g}, "
+                    f"{float(sr['mean']):.1f} ± {float(sr['se']):.1f} at ratio {r:g} (increase in SE; allowed z = {z:.2f})"
+                )
+        out.append(
+            ck.condition(
+                f"d={d}: DS-OFUL regret flat below the threshold (ratio {lo:g} to {max(below):g})",
+                worst <= z,
+                worst,
+                z,
+                worst_detail,
+                claim=f"for d = {d}, DS-OFUL's mean regret does not rise below the threshold: at every "
+                f"ratio up to {max(below):g} it exceeds the one at ratio {lo:g} by less than z SE",
+                statistic="largest increase over the smallest ratio, in SE",
+                direction="<=",
+            )
+        )
         for r in [lo, *below]:
             late = ds["late_rate"].sel(d=d, policy="ds-oful", ratio=r)
             n = late.sizes["rep"]
             frac = float((late > 0).mean())
             bound = DELTA + 3.0 * math.sqrt(DELTA * (1.0 - DELTA) / n)
-            out.append(ck.condition(
-                f"d={d}, ratio {r:g}: DS-OFUL zero late regret (w.p. >= 1 - {DELTA:g})", frac <= bound, frac, bound,
-                f"{frac:.1%} of {n} runs pay regret over the last fifth (allowed {DELTA:.0%} + 3 binomial SE)",
-                claim=f"for d = {d} at ratio {r:g} (below the threshold), DS-OFUL pays no regret over the last fifth of "
-                      f"the horizon on all but a fraction {DELTA:g} of runs (plus 3 binomial SE)",
-                statistic="share of runs with late regret", direction="<="))
-        out.append(ck.mean_less(f"d={d}: DS-OFUL regret grows from zeta-ratio {lo:g} to {hi:g}",
-                                cell.sel(ratio=lo), cell.sel(ratio=hi),
-                                claim=f"for d = {d}, beyond the threshold the guarantee is lost: DS-OFUL's mean regret "
-                                      f"at ratio {hi:g} exceeds the one at {lo:g} (gap ≥ 3 SE)"))
+            out.append(
+                ck.condition(
+                    f"d={d}, ratio {r:g}: DS-OFUL zero late regret (w.p. >= 1 - {DELTA:g})",
+                    frac <= bound,
+                    frac,
+                    bound,
+                    f"{frac:.1%} of {n} runs pay regret over the last fifth (allowed {DELTA:.0%} + 3 binomial SE)",
+                    claim=f"for d = {d} at ratio {r:g} (below the threshold), DS-OFUL pays no regret over the last fifth of "
+                    f"the horizon on all but a fraction {DELTA:g} of runs (plus 3 binomial SE)",
+                    statistic="share of runs with late regret",
+                    direction="<=",
+                )
+            )
+        out.append(
+            ck.mean_less(
+                f"d={d}: DS-OFUL regret grows from zeta-ratio {lo:g} to {hi:g}",
+                cell.sel(ratio=lo),
+                cell.sel(ratio=hi),
+                claim=f"for d = {d}, beyond the threshold the guarantee is lost: DS-OFUL's mean regret "
+                f"at ratio {hi:g} exceeds the one at {lo:g} (gap ≥ 3 SE)",
+            )
+        )
     return out
 
 
 def plot(ds):
     """Regret at the horizon and late regret against ζ/(Δ/√d): one colour per d, one line style per policy;
     the threshold ζ = Δ/√d and the lower-bound wall on top; legend outside."""
-    fig, axes = plotting.figure(1, 2, width=3.6, height=3.0, title=(
-        f"Learnability phase transition, $\\Delta$ = {ds.attrs['gap']:g}, {ds.attrs['n_arms']} arms"))
+    fig, axes = plotting.figure(
+        1,
+        2,
+        width=3.6,
+        height=3.0,
+        title=(f"Learnability phase transition, $\\Delta$ = {ds.attrs['gap']:g}, {ds.attrs['n_arms']} arms"),
+    )
     ax, bx = axes[0]
     x = ds["ratio"].values
     styles = {"oful": ":", "ds-oful": "-", "suplinucb": "--"}
     for k, d in enumerate(ds["d"].values):
         for name in ds["policy"].values:
             for axis, var in ((ax, "regret"), (bx, "late_rate")):
-                plotting.band(axis, x, ds[var].sel(d=d, policy=name), color=plotting.COLORS[k], marker="o",
-                              label=f"{name}, $d$ = {d}", linestyle=styles[str(name)], var=var)
+                plotting.band(
+                    axis,
+                    x,
+                    ds[var].sel(d=d, policy=name),
+                    color=plotting.COLORS[k],
+                    marker="o",
+                    label=f"{name}, $d$ = {d}",
+                    linestyle=styles[str(name)],
+                    var=var,
+                )
     for axis in (ax, bx):
-        plotting.reference_line(axis, x=1.0, color="black", linestyle="--", linewidth=0.8,
-                                label="threshold $\\zeta = \\Delta/\\sqrt{d}$", what="threshold")
+        plotting.reference_line(
+            axis,
+            x=1.0,
+            color="black",
+            linestyle="--",
+            linewidth=0.8,
+            label="threshold $\\zeta = \\Delta/\\sqrt{d}$",
+            what="threshold",
+        )
         axis.set_xscale("log")
         axis.set_xlabel("$\\zeta\\,/\\,(\\Delta/\\sqrt{d})$")
     for k, d in enumerate(ds["d"].values):
-        plotting.theory_vline(bx, float(ds["lower_bound_ratio"].sel(d=d)), color=plotting.COLORS[k],
-                              var="lower_bound_ratio", label="lower-bound wall (theory)" if k == 0 else None)
+        plotting.theory_vline(
+            bx,
+            float(ds["lower_bound_ratio"].sel(d=d)),
+            color=plotting.COLORS[k],
+            var="lower_bound_ratio",
+            label="lower-bound wall (theory)" if k == 0 else None,
+        )
     ax.set(yscale="log", ylabel=f"regret at $K$ = {ds.attrs['horizon']}", title="regret at the horizon")
     bx.set(ylabel="late regret per round / $\\Delta$", title="late regret (last fifth)")
     plotting.legend(fig, where="right", ncol=1, title="mean, 95% band")
@@ -164,8 +232,22 @@ PARAMS = (
     Param("d", int, "dimension", low=2, units="1"),
     Param("ratio", float, "misspecification zeta in units of Delta/sqrt(d)", low=0, units="1"),
     Param("n_arms", int, "number of fixed arms", low=2, units="1"),
-    Param("gap", float, "minimal sub-optimality gap Delta", low=0, high=1, low_inclusive=False, high_inclusive=False, units="reward"),
-    Param("misspec", str, "misspecification pattern (sign: eta = zeta sign(<x, u>), a step non-linearity)", choices=MISSPEC),
+    Param(
+        "gap",
+        float,
+        "minimal sub-optimality gap Delta",
+        low=0,
+        high=1,
+        low_inclusive=False,
+        high_inclusive=False,
+        units="reward",
+    ),
+    Param(
+        "misspec",
+        str,
+        "misspecification pattern (sign: eta = zeta sign(<x, u>), a step non-linearity)",
+        choices=MISSPEC,
+    ),
     Param("sigma", float, "reward noise standard deviation", low=0, units="reward"),
     Param("horizon", int, "rounds K", low=5, units="1"),
     Param("beta", float, "confidence radius of DS-OFUL", low=0, units="1"),
@@ -184,8 +266,18 @@ def validate_cell(p):
 
 
 SETTINGS = {
-    "n_arms": 100, "gap": 0.1, "misspec": "sign", "sigma": 1.0, "horizon": 10_000, "beta": 3.0, "lam": 3.0,
-    "oful_beta": 3.0, "oful_lam": 10.0, "sup_beta": 1.0, "sup_lam": 3.0, "instance_seed": 0,
+    "n_arms": 100,
+    "gap": 0.1,
+    "misspec": "sign",
+    "sigma": 1.0,
+    "horizon": 10_000,
+    "beta": 3.0,
+    "lam": 3.0,
+    "oful_beta": 3.0,
+    "oful_lam": 10.0,
+    "sup_beta": 1.0,
+    "sup_lam": 3.0,
+    "instance_seed": 0,
 }
 
 STUDY = Study(
@@ -219,4 +311,3 @@ STUDY = Study(
     plot=plot,
     validate_cell=validate_cell,
 )
-

@@ -44,6 +44,7 @@ def policies(p) -> dict:
     """The compared policies.  ``tuning="pilot"``: each method's (beta, lambda) from :data:`TUNED`;
     ``"shared"``: ``beta, lam`` for OFUL and every DS-OFUL, ``sup_beta, sup_lam`` for SupLinUCB.
     Linear TS (not in the paper) always uses ``lam`` and ``ts_v``."""
+
     def pick(name, beta, lam):
         return TUNED[name] if p["tuning"] == "pilot" else (beta, lam)
 
@@ -67,15 +68,25 @@ def pilot_tuning(p=None, reps=200, seed=0, backend="numba"):
     """
     p = {**SETTINGS, **(p or {})}
     inst, states = instance(p), rep_states(seed, "tune", {}, reps)
-    methods = {"oful": ("ds-oful", 0.0), **{f"ds-oful-{g:g}": ("ds-oful", g) for g in GAMMAS},
-               "suplinucb": ("suplinucb", 0.0)}
+    methods = {
+        "oful": ("ds-oful", 0.0),
+        **{f"ds-oful-{g:g}": ("ds-oful", g) for g in GAMMAS},
+        "suplinucb": ("suplinucb", 0.0),
+    }
     out = {}
     for name, (kind, gamma) in methods.items():
         out[name] = {}
         for b in TUNING_GRID:
             for lam in TUNING_GRID:
-                r = simulate_linear(states, inst, LinearPolicy(kind, gamma, beta=b, lam=lam), p["horizon"],
-                                    sigma=p["sigma"], grid=[p["horizon"]], backend=backend).regret[:, -1]
+                r = simulate_linear(
+                    states,
+                    inst,
+                    LinearPolicy(kind, gamma, beta=b, lam=lam),
+                    p["horizon"],
+                    sigma=p["sigma"],
+                    grid=[p["horizon"]],
+                    backend=backend,
+                ).regret[:, -1]
                 out[name][(b, lam)] = (float(r.mean()), float(r.std(ddof=1) / np.sqrt(reps)))
     return out
 
@@ -94,10 +105,12 @@ def time_grid(horizon, points):
 def simulate(p, states, backend):
     inst = instance(p)
     grid = time_grid(p["horizon"], p["grid_points"])
-    regret = np.stack([
-        simulate_linear(states, inst, pol, p["horizon"], sigma=p["sigma"], grid=grid, backend=backend).regret.T
-        for pol in policies(p).values()
-    ])
+    regret = np.stack(
+        [
+            simulate_linear(states, inst, pol, p["horizon"], sigma=p["sigma"], grid=grid, backend=backend).regret.T
+            for pol in policies(p).values()
+        ]
+    )
     ds = xr.Dataset(
         {"regret": (("policy", "t", "rep"), regret, {"long_name": "cumulative pseudo-regret", "units": "reward"})},
         coords={"policy": policy_names(), "t": grid, "rep": np.arange(states.shape[0])},
@@ -118,9 +131,21 @@ def theory(ds):
     paper = np.array([PAPER_TABLE.get(n, (np.nan, np.nan, np.nan)) for n in names])
     out = xr.Dataset(
         {
-            "paper_regret": ("policy", paper[:, 0], {"long_name": "Zhang et al. (2023): regret at 10k rounds (8 runs)", "units": "reward"}),
-            "paper_spread": ("policy", paper[:, 1], {"long_name": "Zhang et al. (2023): ± of the regret at 10k", "units": "reward"}),
-            "paper_late": ("policy", paper[:, 2], {"long_name": "Zhang et al. (2023): regret over the last 1k rounds", "units": "reward"}),
+            "paper_regret": (
+                "policy",
+                paper[:, 0],
+                {"long_name": "Zhang et al. (2023): regret at 10k rounds (8 runs)", "units": "reward"},
+            ),
+            "paper_spread": (
+                "policy",
+                paper[:, 1],
+                {"long_name": "Zhang et al. (2023): ± of the regret at 10k", "units": "reward"},
+            ),
+            "paper_late": (
+                "policy",
+                paper[:, 2],
+                {"long_name": "Zhang et al. (2023): regret over the last 1k rounds", "units": "reward"},
+            ),
         },
         coords={"policy": names},
     )
@@ -139,12 +164,16 @@ def table_rows(ds):
     for name in ds["policy"].values:
         s, sl = summarize(_final(ds, name)), summarize(late.sel(policy=name))
         paper = PAPER_TABLE.get(str(name))
-        rows.append([
-            str(name), f"{float(s['mean']):.1f} ± {float(s['se']):.1f}",
-            f"{paper[0]:.0f} ± {paper[1]:.0f}" if paper else "–",
-            f"{float(sl['mean']):.2f} ± {float(sl['se']):.2f}", f"{paper[2]:g}" if paper else "–",
-            f"{float((late.sel(policy=name) > 0).mean()):.1%}",
-        ])
+        rows.append(
+            [
+                str(name),
+                f"{float(s['mean']):.1f} ± {float(s['se']):.1f}",
+                f"{paper[0]:.0f} ± {paper[1]:.0f}" if paper else "–",
+                f"{float(sl['mean']):.2f} ± {float(sl['se']):.2f}",
+                f"{paper[2]:g}" if paper else "–",
+                f"{float((late.sel(policy=name) > 0).mean()):.1%}",
+            ]
+        )
     return rows
 
 
@@ -158,8 +187,10 @@ def table(ds) -> str:
         paper = PAPER_TABLE.get(str(name))
         pr = f"{paper[0]:.0f} ± {paper[1]:.0f}" if paper else "-"
         pl = f"{paper[2]:g}" if paper else "-"
-        rows.append(f"{name!s:<14}{float(s['mean']):>10.1f} ± {float(s['se']):<6.1f}{pr:>14}"
-                    f"{float(sl['mean']):>10.2f} ± {float(sl['se']):<5.2f}{pl:>8}{float((late.sel(policy=name) > 0).mean()):>10.1%}")
+        rows.append(
+            f"{name!s:<14}{float(s['mean']):>10.1f} ± {float(s['se']):<6.1f}{pr:>14}"
+            f"{float(sl['mean']):>10.2f} ± {float(sl['se']):<5.2f}{pl:>8}{float((late.sel(policy=name) > 0).mean()):>10.1%}"
+        )
     return "\n".join(rows)
 
 
@@ -175,12 +206,21 @@ def zero_late_check(name, late, level, z=3.0):
     n = late.sizes["rep"]
     frac = float((late > 0).mean())
     bound = level + z * np.sqrt(level * (1.0 - level) / n)
-    detail = (f"{frac:.1%} of {n} runs pay regret over the last {LATE} rounds (allowed {level:.0%} + {z:g} "
-              f"binomial SE = {bound:.1%}); mean late regret {float(late.mean()):.2f}")
-    return ck.condition(name, frac <= bound, frac, bound, detail,
-                        claim=f"at most a fraction {level:g} of runs (plus {z:g} binomial SE) pay regret over the last "
-                              f"{LATE} rounds: constant regret with probability ≥ 1 − {level:g}",
-                        statistic="share of runs with late regret", direction="<=")
+    detail = (
+        f"{frac:.1%} of {n} runs pay regret over the last {LATE} rounds (allowed {level:.0%} + {z:g} "
+        f"binomial SE = {bound:.1%}); mean late regret {float(late.mean()):.2f}"
+    )
+    return ck.condition(
+        name,
+        frac <= bound,
+        frac,
+        bound,
+        detail,
+        claim=f"at most a fraction {level:g} of runs (plus {z:g} binomial SE) pay regret over the last "
+        f"{LATE} rounds: constant regret with probability ≥ 1 − {level:g}",
+        statistic="share of runs with late regret",
+        direction="<=",
+    )
 
 
 def paired_sign(name, a, b, z=3.0, claim=""):
@@ -190,10 +230,19 @@ def paired_sign(name, a, b, z=3.0, claim=""):
     n = a.sizes["rep"]
     wins = float((a < b).mean())
     value = (wins - 0.5) / np.sqrt(0.25 / n)
-    detail = (f"lower in {wins:.1%} of {n} paired runs (z of the sign test); medians {float(a.median()):.1f} vs "
-              f"{float(b.median()):.1f}, means {float(a.mean()):.1f} vs {float(b.mean()):.1f}")
-    return z_at_least(name, value, n, bound=z, detail=detail, claim=claim,
-                      statistic="z of the sign test (share of paired runs with a < b vs 1/2)")
+    detail = (
+        f"lower in {wins:.1%} of {n} paired runs (z of the sign test); medians {float(a.median()):.1f} vs "
+        f"{float(b.median()):.1f}, means {float(a.mean()):.1f} vs {float(b.mean()):.1f}"
+    )
+    return z_at_least(
+        name,
+        value,
+        n,
+        bound=z,
+        detail=detail,
+        claim=claim,
+        statistic="z of the sign test (share of paired runs with a < b vs 1/2)",
+    )
 
 
 def share_less(name, late_a, late_b, z=3.0, claim=""):
@@ -204,8 +253,15 @@ def share_less(name, late_a, late_b, z=3.0, claim=""):
     se = np.sqrt(2.0 * pool * (1.0 - pool) / n)
     value = (pb - pa) / se if se > 0 else (np.inf if pb > pa else 0.0)
     detail = f"{pa:.1%} vs {pb:.1%} of {n} runs pay regret over the last {LATE} rounds (z of the difference)"
-    return z_at_least(name, value, n, bound=z, detail=detail, claim=claim,
-                      statistic="two-proportion z of the shares of runs with late regret")
+    return z_at_least(
+        name,
+        value,
+        n,
+        bound=z,
+        detail=detail,
+        claim=claim,
+        statistic="two-proportion z of the shares of runs with late regret",
+    )
 
 
 def checks(ds):
@@ -239,62 +295,119 @@ def checks(ds):
     near = ds_names[int(np.argmin([abs(g - threshold) for g in GAMMAS]))]
     late = late_regret(ds)
     out = [
-        paired_sign(f"U-shape: DS-OFUL at Gamma nearest Delta/sqrt(d) ({near}) below OFUL", _final(ds, near),
-                    _final(ds, "oful"),
-                    claim=f"DS-OFUL at the Γ nearest Δ/√d ({near}) has lower regret at the horizon than OFUL on most "
-                          "paired runs (sign test, z ≥ 3)"),
-        ck.mean_less("U-shape: OFUL below DS-OFUL at the largest Gamma", _final(ds, "oful"), _final(ds, ds_names[-1]),
-                     claim="too large a Γ (near Δ) is worse than OFUL: OFUL's mean regret at the horizon is below "
-                           "DS-OFUL's at the largest Γ (gap ≥ 3 SE)"),
+        paired_sign(
+            f"U-shape: DS-OFUL at Gamma nearest Delta/sqrt(d) ({near}) below OFUL",
+            _final(ds, near),
+            _final(ds, "oful"),
+            claim=f"DS-OFUL at the Γ nearest Δ/√d ({near}) has lower regret at the horizon than OFUL on most "
+            "paired runs (sign test, z ≥ 3)",
+        ),
+        ck.mean_less(
+            "U-shape: OFUL below DS-OFUL at the largest Gamma",
+            _final(ds, "oful"),
+            _final(ds, ds_names[-1]),
+            claim="too large a Γ (near Δ) is worse than OFUL: OFUL's mean regret at the horizon is below "
+            "DS-OFUL's at the largest Γ (gap ≥ 3 SE)",
+        ),
         ck.condition(
-            "minimum of the U near Delta/sqrt(d)", threshold / 4 <= best_gamma <= 2 * threshold, best_gamma / threshold, 2.0,
+            "minimum of the U near Delta/sqrt(d)",
+            threshold / 4 <= best_gamma <= 2 * threshold,
+            best_gamma / threshold,
+            2.0,
             f"argmin Gamma = {best_gamma:g} (medians {', '.join(f'{k} {v:.0f}' for k, v in means.items())}), "
             f"Delta/sqrt(d) = {threshold:.3g}; required within [1/4, 2] x Delta/sqrt(d)",
             claim="the minimum of the U (median regret at the horizon over Γ, OFUL as Γ = 0) lies within [1/4, 2]·Δ/√d",
-            statistic="argmin Γ / (Δ/√d) (pass: within [1/4, 2])", direction="<=",
+            statistic="argmin Γ / (Δ/√d) (pass: within [1/4, 2])",
+            direction="<=",
         ),
     ]
     for name in [n for n, g in zip(ds_names, GAMMAS) if g <= 0.05]:
-        out.append(zero_late_check(f"{name}: zero regret over the last {LATE} rounds (w.p. >= 1 - {DELTA:g})",
-                                   late.sel(policy=name), DELTA))
-    out.append(ck.mean_less(f"OFUL keeps paying late, DS-OFUL at Gamma = {GAMMAS[0]:g} does not",
-                            late.sel(policy=ds_names[0]), late.sel(policy="oful"),
-                            claim=f"data selection stops OFUL's drift: OFUL's mean regret over the last {LATE} rounds is "
-                                  f"above DS-OFUL's at Γ = {GAMMAS[0]:g} (gap ≥ 3 SE)"))
-    out.append(ck.mean_less("SupLinUCB above DS-OFUL at Gamma nearest Delta/sqrt(d)", _final(ds, near), _final(ds, "suplinucb"),
-                            claim=f"SupLinUCB's mean regret at the horizon is above DS-OFUL's at Γ nearest Δ/√d ({near}) "
-                                  "(gap ≥ 3 SE)"))
-    out.append(share_less("SupLinUCB flat: fewer runs pay late regret than under OFUL",
-                          late.sel(policy="suplinucb"), late.sel(policy="oful"),
-                          claim=f"fewer SupLinUCB runs than OFUL runs pay regret over the last {LATE} rounds "
-                                "(two-proportion z ≥ 3)"))
+        out.append(
+            zero_late_check(
+                f"{name}: zero regret over the last {LATE} rounds (w.p. >= 1 - {DELTA:g})", late.sel(policy=name), DELTA
+            )
+        )
+    out.append(
+        ck.mean_less(
+            f"OFUL keeps paying late, DS-OFUL at Gamma = {GAMMAS[0]:g} does not",
+            late.sel(policy=ds_names[0]),
+            late.sel(policy="oful"),
+            claim=f"data selection stops OFUL's drift: OFUL's mean regret over the last {LATE} rounds is "
+            f"above DS-OFUL's at Γ = {GAMMAS[0]:g} (gap ≥ 3 SE)",
+        )
+    )
+    out.append(
+        ck.mean_less(
+            "SupLinUCB above DS-OFUL at Gamma nearest Delta/sqrt(d)",
+            _final(ds, near),
+            _final(ds, "suplinucb"),
+            claim=f"SupLinUCB's mean regret at the horizon is above DS-OFUL's at Γ nearest Δ/√d ({near}) (gap ≥ 3 SE)",
+        )
+    )
+    out.append(
+        share_less(
+            "SupLinUCB flat: fewer runs pay late regret than under OFUL",
+            late.sel(policy="suplinucb"),
+            late.sel(policy="oful"),
+            claim=f"fewer SupLinUCB runs than OFUL runs pay regret over the last {LATE} rounds (two-proportion z ≥ 3)",
+        )
+    )
     return out
 
 
 def plot(ds):
     """Regret curves; regret at the horizon beside the paper's; the paper's table with this run's numbers."""
-    fig = plotting.figure(1, 3, width=3.5, height=3.2, title=(
-        f"Misspecified linear bandit: $d$ = {ds.attrs['d']}, {ds.attrs['n_arms']} arms, $\\zeta$ = {ds.attrs['zeta']:g}, "
-        f"$\\Delta$ = {ds.attrs['gap']:g}, $\\Delta/\\sqrt{{d}}$ = {phase_threshold(ds.attrs['gap'], ds.attrs['d']):.3g}"),
-        gridspec_kw={"width_ratios": [1.0, 1.0, 1.45]})[0]
+    fig = plotting.figure(
+        1,
+        3,
+        width=3.5,
+        height=3.2,
+        title=(
+            f"Misspecified linear bandit: $d$ = {ds.attrs['d']}, {ds.attrs['n_arms']} arms, $\\zeta$ = {ds.attrs['zeta']:g}, "
+            f"$\\Delta$ = {ds.attrs['gap']:g}, $\\Delta/\\sqrt{{d}}$ = {phase_threshold(ds.attrs['gap'], ds.attrs['d']):.3g}"
+        ),
+        gridspec_kw={"width_ratios": [1.0, 1.0, 1.45]},
+    )[0]
     ax, bx, tx = fig.axes
     t = ds["t"].values
     names = [str(n) for n in ds["policy"].values]
     colors = {n: plotting.COLORS[k % len(plotting.COLORS)] for k, n in enumerate(names)}
-    plotting.regret_curves(ax, t, {n: ds["regret"].sel(policy=n) for n in names}, colors=colors, xlabel="round $k$",
-                           title="regret curves (mean, 95% band)")
+    plotting.regret_curves(
+        ax,
+        t,
+        {n: ds["regret"].sel(policy=n) for n in names},
+        colors=colors,
+        xlabel="round $k$",
+        title="regret curves (mean, 95% band)",
+    )
     plotting.legend(ax, where="below", ncol=2)
     s = summarize(ds["regret"].isel(t=-1))
     y = np.arange(len(names))[::-1]
     for k, name in enumerate(names):
-        cont = bx.errorbar(s["mean"].sel(policy=name), y[k] + 0.15, xerr=s["upper"].sel(policy=name) - s["mean"].sel(policy=name),
-                           fmt="o", color=colors[name], markersize=5, zorder=plotting.SIM_Z)
+        cont = bx.errorbar(
+            s["mean"].sel(policy=name),
+            y[k] + 0.15,
+            xerr=s["upper"].sel(policy=name) - s["mean"].sel(policy=name),
+            fmt="o",
+            color=colors[name],
+            markersize=5,
+            zorder=plotting.SIM_Z,
+        )
         for art in (cont.lines[0], *cont.lines[2]):
             art.set_gid("sim:regret")
     paper = ds["paper_regret"].values
     ok = np.isfinite(paper)
-    cont = bx.errorbar(paper[ok], y[ok] - 0.15, xerr=ds["paper_spread"].values[ok], fmt="s", color="black",
-                       mfc="white", markersize=5, zorder=plotting.THEORY_Z, label="Zhang et al. 2023 (8 runs, ±)")
+    cont = bx.errorbar(
+        paper[ok],
+        y[ok] - 0.15,
+        xerr=ds["paper_spread"].values[ok],
+        fmt="s",
+        color="black",
+        mfc="white",
+        markersize=5,
+        zorder=plotting.THEORY_Z,
+        label="Zhang et al. 2023 (8 runs, ±)",
+    )
     for art in (cont.lines[0], *cont.lines[2]):
         art.set_gid("theory:paper_regret,paper_spread")
     bx.plot([], [], "o", color="grey", label="simkit (95% CI)")
@@ -307,23 +420,45 @@ def plot(ds):
     plotting.log_ticks(bx.xaxis)
     plotting.legend(bx, where="below", ncol=1)
     header = ["method", "regret (ours)", "paper", f"last {LATE // 1000}k (ours)", "paper", "runs > 0"]
-    plotting.table_panel(tx, header, table_rows(ds), theory_columns=(2, 4), theory_var="paper_regret,paper_late",
-                         title=f"mean ± SE over {ds.sizes['rep']} runs",
-                         note=f"runs > 0: share of runs with regret in the last {LATE} rounds")
+    plotting.table_panel(
+        tx,
+        header,
+        table_rows(ds),
+        theory_columns=(2, 4),
+        theory_var="paper_regret,paper_late",
+        title=f"mean ± SE over {ds.sizes['rep']} runs",
+        note=f"runs > 0: share of runs with regret in the last {LATE} rounds",
+    )
     return fig
 
 
 PARAMS = (
     Param("d", int, "dimension", low=2, units="1"),
     Param("n_arms", int, "number of fixed arms", low=2, units="1"),
-    Param("gap", float, "minimal sub-optimality gap Delta of the constructed instance", low=0, low_inclusive=False, units="reward"),
+    Param(
+        "gap",
+        float,
+        "minimal sub-optimality gap Delta of the constructed instance",
+        low=0,
+        low_inclusive=False,
+        units="reward",
+    ),
     Param("zeta", float, "misspecification level |eta| <= zeta", low=0, units="reward"),
-    Param("misspec", str, "misspecification: +-zeta at random, or uniform on [-zeta, zeta]", choices=("two-point", "uniform")),
+    Param(
+        "misspec",
+        str,
+        "misspecification: +-zeta at random, or uniform on [-zeta, zeta]",
+        choices=("two-point", "uniform"),
+    ),
     Param("sigma", float, "reward noise standard deviation", low=0, units="reward"),
     Param("horizon", int, "rounds K", low=2, units="1"),
     Param("grid_points", int, "log-spaced rounds at which regret is recorded", low=3, units="1"),
-    Param("tuning", str, "pilot: each method's (beta, lambda) tuned on a pilot (TUNED); shared: beta, lam, sup_beta, sup_lam",
-          choices=("pilot", "shared")),
+    Param(
+        "tuning",
+        str,
+        "pilot: each method's (beta, lambda) tuned on a pilot (TUNED); shared: beta, lam, sup_beta, sup_lam",
+        choices=("pilot", "shared"),
+    ),
     Param("beta", float, "confidence radius of OFUL / DS-OFUL (tuning=shared)", low=0, units="1"),
     Param("lam", float, "ridge parameter lambda of OFUL / DS-OFUL / linear TS", low=0, low_inclusive=False, units="1"),
     Param("sup_beta", float, "confidence radius of SupLinUCB", low=0, units="1"),
@@ -332,14 +467,28 @@ PARAMS = (
     Param("instance_seed", int, "seed of the fixed instance (shared by all runs)", low=0, units="1"),
 )
 
+
 def validate_cell(p):
     """Building the instance checks that the requested gap fits on the unit sphere."""
     instance(p)
 
 
 SETTINGS = {
-    "d": 16, "n_arms": 100, "gap": 0.18, "zeta": 0.02, "misspec": "two-point", "sigma": 1.0, "horizon": 10_000,
-    "grid_points": 30, "tuning": "pilot", "beta": 3.0, "lam": 10.0, "sup_beta": 1.0, "sup_lam": 1.0, "ts_v": 1.0, "instance_seed": 0,
+    "d": 16,
+    "n_arms": 100,
+    "gap": 0.18,
+    "zeta": 0.02,
+    "misspec": "two-point",
+    "sigma": 1.0,
+    "horizon": 10_000,
+    "grid_points": 30,
+    "tuning": "pilot",
+    "beta": 3.0,
+    "lam": 10.0,
+    "sup_beta": 1.0,
+    "sup_lam": 1.0,
+    "ts_v": 1.0,
+    "instance_seed": 0,
 }
 
 STUDY = Study(

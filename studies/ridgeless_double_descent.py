@@ -33,8 +33,9 @@ def simulate(p, states, backend):
     alphas = np.atleast_1d(np.asarray(p["alpha"], float))
     phis = np.atleast_1d(np.asarray(p["phi"], float))
     feats = n_features(phis, n)
-    out = simulate_path(states, n=n, points=[(n, int(q)) for q in feats], sigma=p["sigma"], sketch="none",
-                        backend=backend)
+    out = simulate_path(
+        states, n=n, points=[(n, int(q)) for q in feats], sigma=p["sigma"], sketch="none", backend=backend
+    )
     return path_dataset(out, alphas, "phi", phis)
 
 
@@ -74,28 +75,44 @@ def checks(ds):
     out = [
         limit_check("risk matches the limit (|p/n - 1| >= 0.1)", ds["risk"], ds["risk_theory"], allowance, mask),
         ck.within_mc_error(
-            "risk matches the exact finite-n Gaussian risk", ds["risk"], ds["risk_finite"].where(mask), rel=0.0,
+            "risk matches the exact finite-n Gaussian risk",
+            ds["risk"],
+            ds["risk_finite"].where(mask),
+            rel=0.0,
             claim="the mean risk equals the exact finite-n Gaussian risk of the minimum-norm estimator within Monte "
-                  "Carlo error, where |p/n − 1| ≥ 0.1",
+            "Carlo error, where |p/n − 1| ≥ 0.1",
         ),
     ]
     out.append(_double_descent_check(ds, feats.values / n))
-    return with_claims(out, {
-        "risk matches the limit": "the mean risk matches the full-sample limit within Monte Carlo error plus the finite-"
-                                  "size allowance 2·|limit|/(|n − p| − 1), where |p/n − 1| ≥ 0.1",
-    })
+    return with_claims(
+        out,
+        {
+            "risk matches the limit": "the mean risk matches the full-sample limit within Monte Carlo error plus the finite-"
+            "size allowance 2·|limit|/(|n − p| − 1), where |p/n − 1| ≥ 0.1",
+        },
+    )
 
 
 def _double_descent_check(ds, ratio):
     """Risk rises towards phi = 1 and falls after it: z-scores of both gaps, the smaller reported."""
     below = np.flatnonzero(ratio < 1)
     above = np.flatnonzero(ratio > 1)
-    claim = ("the risk rises towards φ = 1 and falls after it: the mean risk nearest below 1 exceeds the one at the "
-             "smallest φ, and the one nearest above 1 exceeds the minimum beyond, both by z ≥ 3, for every α")
+    claim = (
+        "the risk rises towards φ = 1 and falls after it: the mean risk nearest below 1 exceeds the one at the "
+        "smallest φ, and the one nearest above 1 exceeds the minimum beyond, both by z ≥ 3, for every α"
+    )
     if below.size < 2 or above.size < 2:
-        return ck.condition("double descent: rise before phi = 1, descent after", False, float("nan"), 3.0,
-                            "needs two phi values on each side of 1", inconclusive=True, claim=claim,
-                            direction=">=", statistic="smallest z of the rise and the descent")
+        return ck.condition(
+            "double descent: rise before phi = 1, descent after",
+            False,
+            float("nan"),
+            3.0,
+            "needs two phi values on each side of 1",
+            inconclusive=True,
+            claim=claim,
+            direction=">=",
+            statistic="smallest z of the rise and the descent",
+        )
     s = summarize(ds["risk"])
     zs = []
     for a in ds["alpha"].values:
@@ -107,9 +124,13 @@ def _double_descent_check(ds, ratio):
         zs.append((mean[peak_hi] - mean[after]) / np.hypot(se[peak_hi], se[after]))
     z = float(np.min(zs))
     return z_at_least(
-        "double descent: rise before phi = 1, descent after", z, ds.sizes["rep"], bound=3.0,
+        "double descent: rise before phi = 1, descent after",
+        z,
+        ds.sizes["rep"],
+        bound=3.0,
         detail="smallest z of (risk nearest below 1 - risk at smallest phi) and (risk nearest above 1 - min risk beyond)",
-        claim=claim, statistic="smallest z of the rise and the descent",
+        claim=claim,
+        statistic="smallest z of the rise and the descent",
     )
 
 
@@ -124,15 +145,31 @@ def plot(ds):
         color = plotting.COLORS[i]
         sims[f"$\\alpha$ = {a:g}"] = (ds["risk"].sel(alpha=a), color)
         b, v = full_sample_limits(fine, a, ds.attrs["sigma"])
-        lines.append({"x": fine, "y": np.where(np.abs(fine - 1) < 0.02, np.nan, b + v), "color": color,
-                      "var": "risk_theory"})
-    plotting.risk_vs_ratio(ax, phi, sims, theory=lines, singular=1.0, xscale="log", xlabel="$\\varphi = p/n$",
-                           ylabel="out-of-sample risk",
-                           title=f"$n$ = {ds.attrs['n']}, $\\sigma$ = {ds.attrs['sigma']:g}")
+        lines.append(
+            {"x": fine, "y": np.where(np.abs(fine - 1) < 0.02, np.nan, b + v), "color": color, "var": "risk_theory"}
+        )
+    plotting.risk_vs_ratio(
+        ax,
+        phi,
+        sims,
+        theory=lines,
+        singular=1.0,
+        xscale="log",
+        xlabel="$\\varphi = p/n$",
+        ylabel="out-of-sample risk",
+        title=f"$n$ = {ds.attrs['n']}, $\\sigma$ = {ds.attrs['sigma']:g}",
+    )
     for i, a in enumerate(ds["alpha"].values):
-        plotting.theory_points(ax, phi, ds["risk_finite"].sel(alpha=a).values, color=plotting.COLORS[i],
-                               var="risk_finite", marker="_", markersize=9,
-                               label="exact finite-$n$ risk" if i == 0 else None)
+        plotting.theory_points(
+            ax,
+            phi,
+            ds["risk_finite"].sel(alpha=a).values,
+            color=plotting.COLORS[i],
+            var="risk_finite",
+            marker="_",
+            markersize=9,
+            label="exact finite-$n$ risk" if i == 0 else None,
+        )
     plotting.legend(fig, where="right", title="simulation:\nmean, 95% CI", theory="theory: limit")
     return fig
 

@@ -41,8 +41,17 @@ def spectrum(p):
 def simulate_psi(p, states, backend):
     """One cell ``(alpha, sketch, psi)``: exact risk, bias and variance with correlated features, shape ``(rep,)``."""
     m = int(sketch_size(p["psi"], p["n"]))
-    out = simulate_sketched(states, n=p["n"], p=p["p"], m=m, alpha=p["alpha"], sigma=p["sigma"],
-                            sketch=p["sketch"], spectrum=spectrum(p), backend=backend)
+    out = simulate_sketched(
+        states,
+        n=p["n"],
+        p=p["p"],
+        m=m,
+        alpha=p["alpha"],
+        sigma=p["sigma"],
+        sketch=p["sketch"],
+        spectrum=spectrum(p),
+        backend=backend,
+    )
     return risk_dataset(out)
 
 
@@ -71,24 +80,44 @@ def checks_psi(ds):
     t = ds.attrs["p"] / m
     mask = np.abs(t - 1) >= EXCLUDE
     allowance = finite_size_allowance(ds["risk_theory"], m, ds.attrs["p"])
-    out = [limit_check(f"risk matches the correlated limit (|p/m - 1| >= {EXCLUDE:g})", ds["risk"],
-                       ds["risk_theory"], allowance, mask)]
+    out = [
+        limit_check(
+            f"risk matches the correlated limit (|p/m - 1| >= {EXCLUDE:g})",
+            ds["risk"],
+            ds["risk_theory"],
+            allowance,
+            mask,
+        )
+    ]
     over = mask & (t > 1)
-    out.append(limit_check("bias matches -alpha^2 c0 for p > m", ds["bias"], ds["bias_theory"],
-                           finite_size_allowance(ds["bias_theory"], m, ds.attrs["p"]), over))
+    out.append(
+        limit_check(
+            "bias matches -alpha^2 c0 for p > m",
+            ds["bias"],
+            ds["bias_theory"],
+            finite_size_allowance(ds["bias_theory"], m, ds.attrs["p"]),
+            over,
+        )
+    )
     return with_claims(out + sketch_comparison_checks(ds, t, mask), CLAIMS_PSI)
 
 
 CLAIMS_PSI = {
     "risk matches the correlated limit": "the mean risk matches the fixed-point limit of Theorem 4.2 (not the isotropic "
-                                         "one) within Monte Carlo error plus the finite-size allowance, where "
-                                         f"|p/m − 1| ≥ {EXCLUDE:g}",
+    "one) within Monte Carlo error plus the finite-size allowance, where "
+    f"|p/m − 1| ≥ {EXCLUDE:g}",
     "bias matches -alpha^2 c0": "for p > m, the mean bias equals −α²c₀ (c₀ the root of the fixed-point equation) within "
-                                "Monte Carlo error plus the finite-size allowance",
-    "haar beats i.i.d.": {"claim": "for p < m, the Haar sketch has lower mean risk than the i.i.d. sketch (z ≥ 3 at every "
-                                   "point)", "statistic": "smallest z of (i.i.d. − Haar)", "direction": ">="},
-    "srht beats i.i.d.": {"claim": "for p < m, the SRHT sketch has lower mean risk than the i.i.d. sketch (z ≥ 3 at every "
-                                   "point)", "statistic": "smallest z of (i.i.d. − SRHT)", "direction": ">="},
+    "Monte Carlo error plus the finite-size allowance",
+    "haar beats i.i.d.": {
+        "claim": "for p < m, the Haar sketch has lower mean risk than the i.i.d. sketch (z ≥ 3 at every point)",
+        "statistic": "smallest z of (i.i.d. − Haar)",
+        "direction": ">=",
+    },
+    "srht beats i.i.d.": {
+        "claim": "for p < m, the SRHT sketch has lower mean risk than the i.i.d. sketch (z ≥ 3 at every point)",
+        "statistic": "smallest z of (i.i.d. − SRHT)",
+        "direction": ">=",
+    },
     "haar equals i.i.d.": "for p > m, the Haar and i.i.d. sketches have the same mean risk within Monte Carlo error",
     "srht equals i.i.d.": "for p > m, the SRHT and i.i.d. sketches have the same mean risk within Monte Carlo error",
 }
@@ -98,9 +127,16 @@ def plot_psi(ds):
     """Risk (top) and bias (bottom) against ψ (reversed) per α: markers with 95% error bars, fixed-point
     limits on top, nothing joined across ψ = p/n."""
     alphas = ds["alpha"].values
-    fig, axes = plotting.figure(2, len(alphas), width=3.5, height=2.7, title=(
-        f"Correlated features ($\\Sigma$ eigenvalues {ds.attrs['eig_high']:g} / {ds.attrs['eig_low']:g}), "
-        f"$n$ = {ds.attrs['n']}, $p$ = {ds.attrs['p']}"))
+    fig, axes = plotting.figure(
+        2,
+        len(alphas),
+        width=3.5,
+        height=2.7,
+        title=(
+            f"Correlated features ($\\Sigma$ eigenvalues {ds.attrs['eig_high']:g} / {ds.attrs['eig_low']:g}), "
+            f"$n$ = {ds.attrs['n']}, $p$ = {ds.attrs['p']}"
+        ),
+    )
     psi = ds["psi"].values
     n, p = ds.attrs["n"], ds.attrs["p"]
     fine = np.linspace(psi.min(), psi.max(), 300)
@@ -116,10 +152,30 @@ def plot_psi(ds):
             lines_r.append({"x": fine, "y": np.where(near_peak, np.nan, b + v), "color": color, "var": "risk_theory"})
             lines_b.append({"x": fine, "y": np.where(near_peak, np.nan, b), "color": color, "var": "bias_theory"})
         title = f"$\\alpha$ = {a:g}, $\\sigma$ = {ds.attrs['sigma']:g}"
-        plotting.risk_vs_ratio(axes[0, col], psi, sims_r, theory=lines_r, singular=p / n, reverse=True,
-                               xlabel="$\\psi = m/n$ (reversed)", ylabel="out-of-sample risk", title=title + ": risk")
-        plotting.risk_vs_ratio(axes[1, col], psi, sims_b, theory=lines_b, singular=p / n, reverse=True, yscale="linear",
-                               xlabel="$\\psi = m/n$ (reversed)", ylabel="bias", var="bias", title=title + ": bias")
+        plotting.risk_vs_ratio(
+            axes[0, col],
+            psi,
+            sims_r,
+            theory=lines_r,
+            singular=p / n,
+            reverse=True,
+            xlabel="$\\psi = m/n$ (reversed)",
+            ylabel="out-of-sample risk",
+            title=title + ": risk",
+        )
+        plotting.risk_vs_ratio(
+            axes[1, col],
+            psi,
+            sims_b,
+            theory=lines_b,
+            singular=p / n,
+            reverse=True,
+            yscale="linear",
+            xlabel="$\\psi = m/n$ (reversed)",
+            ylabel="bias",
+            var="bias",
+            title=title + ": bias",
+        )
     plotting.legend(fig, where="right", title="simulation:\nmean, 95% CI", theory="theory: fixed-point limit")
     return fig
 
@@ -128,13 +184,21 @@ COMMON = (
     Param("alpha", float, "signal strength: E||beta||^2 = alpha^2", low=0, low_inclusive=False, units="response"),
     Param("n", int, "number of samples", low=2, units="1"),
     Param("sigma", float, "noise standard deviation", low=0, low_inclusive=False, units="response"),
-    Param("eig_high", float, "eigenvalue of Sigma on the first half of the coordinates", low=0, low_inclusive=False,
-          units="1"),
+    Param(
+        "eig_high",
+        float,
+        "eigenvalue of Sigma on the first half of the coordinates",
+        low=0,
+        low_inclusive=False,
+        units="1",
+    ),
     Param("eig_low", float, "eigenvalue of Sigma on the second half", low=0, low_inclusive=False, units="1"),
 )
 
 PSI = tuple(float(v) for v in np.round(np.concatenate([np.linspace(0.11, 0.49, 10), np.linspace(0.51, 1.0, 10)]), 6))
-PAPER = "Chen, Zeng, Yang, Sun, Sketched Ridgeless Linear Regression: The Role of Downsampling, ICML 2023, arXiv:2302.01088"
+PAPER = (
+    "Chen, Zeng, Yang, Sun, Sketched Ridgeless Linear Regression: The Role of Downsampling, ICML 2023, arXiv:2302.01088"
+)
 
 STUDY_PSI = Study(
     name="sketched-correlated",
@@ -149,7 +213,8 @@ STUDY_PSI = Study(
         "(orthogonal below i.i.d.). Each replication redraws X, beta and S. Look at: the simulation on the "
         "dashed fixed-point curves (not the isotropic ones), and orthogonal vs i.i.d. on either side of p = m."
     ),
-    params=COMMON + (
+    params=COMMON
+    + (
         Param("p", int, "number of features", low=2, units="1"),
         Param("sketch", str, "sketching matrix", choices=("haar", "srht", "gaussian")),
         Param("psi", float, "sketch ratio m/n", low=0, high=1, low_inclusive=False, units="1"),
@@ -204,8 +269,15 @@ def simulate_phi(p, states, backend):
                     points.append((m, feats))
                 index[i, j, k] = points.index((m, feats))
                 alphas[i, j, k] = a
-    out = simulate_path(states, n=p["n"], points=points, sigma=p["sigma"], sketch=p["sketch"],
-                        spectrum=lambda q: interleaved_spectrum(q, p["eig_high"], p["eig_low"]), backend=backend)
+    out = simulate_path(
+        states,
+        n=p["n"],
+        points=points,
+        sigma=p["sigma"],
+        sketch=p["sketch"],
+        spectrum=lambda q: interleaved_spectrum(q, p["eig_high"], p["eig_low"]),
+        backend=backend,
+    )
     return points_dataset(out, coords, index, alphas)
 
 
@@ -227,10 +299,14 @@ def theory_phi(ds):
                 lim[i, j, k] = b + v
     out = xr.Dataset()
     attach(out, "risk_theory", lim, ("alpha", "estimator", "phi"))
-    out["m"] = xr.DataArray(msize, dims=("alpha", "estimator", "phi"),
-                            attrs={"long_name": "sketch size used (n: no sketch)", "units": "1", "role": "auxiliary"})
-    out["p_features"] = xr.DataArray(feats, dims="phi", attrs={"long_name": "number of features p", "units": "1",
-                                                               "role": "auxiliary"})
+    out["m"] = xr.DataArray(
+        msize,
+        dims=("alpha", "estimator", "phi"),
+        attrs={"long_name": "sketch size used (n: no sketch)", "units": "1", "role": "auxiliary"},
+    )
+    out["p_features"] = xr.DataArray(
+        feats, dims="phi", attrs={"long_name": "number of features p", "units": "1", "role": "auxiliary"}
+    )
     return out
 
 
@@ -239,43 +315,82 @@ def checks_phi(ds):
     feats, m = ds["p_features"], ds["m"]
     mask = np.abs(feats / m - 1) >= EXCLUDE
     allowance = finite_size_allowance(ds["risk_theory"], m, feats)
-    out = with_claims([limit_check("risk matches the correlated limit at the m used", ds["risk"], ds["risk_theory"],
-                                   allowance, mask)], {
-        "risk matches": "the mean risk of the full sample and of the sketch at m* matches the fixed-point limit at the m "
-                        "used within Monte Carlo error plus the finite-size allowance, where |p/m − 1| ≥ 0.1"})
+    out = with_claims(
+        [
+            limit_check(
+                "risk matches the correlated limit at the m used", ds["risk"], ds["risk_theory"], allowance, mask
+            )
+        ],
+        {
+            "risk matches": "the mean risk of the full sample and of the sketch at m* matches the fixed-point limit at the m "
+            "used within Monte Carlo error plus the finite-size allowance, where |p/m − 1| ≥ 0.1"
+        },
+    )
     s = summarize(ds["risk"])
     full, opt = ds["risk_theory"].sel(estimator="full"), ds["risk_theory"].sel(estimator="optimal")
     gain = (opt < 0.9 * full) & mask.sel(estimator="full")
     z = (s["mean"].sel(estimator="full") - s["mean"].sel(estimator="optimal")) / np.hypot(
-        s["se"].sel(estimator="full"), s["se"].sel(estimator="optimal"))
+        s["se"].sel(estimator="full"), s["se"].sel(estimator="optimal")
+    )
     zmin = float(z.where(gain).min()) if bool(gain.any()) else float("nan")
-    out.append(z_at_least(
-        "sketching at m* beats the full sample where theory predicts a > 10% gain", zmin, ds.sizes["rep"],
-        detail=f"smallest z of (full - optimal) over {int(gain.sum())} (alpha, phi) points",
-        claim="wherever the fixed-point theory predicts a gain above 10%, the sketch at m* has lower mean risk than the "
-              "full sample (z ≥ 3 at every such point)", statistic="smallest z of (full − sketched)",
-    ))
+    out.append(
+        z_at_least(
+            "sketching at m* beats the full sample where theory predicts a > 10% gain",
+            zmin,
+            ds.sizes["rep"],
+            detail=f"smallest z of (full - optimal) over {int(gain.sum())} (alpha, phi) points",
+            claim="wherever the fixed-point theory predicts a gain above 10%, the sketch at m* has lower mean risk than the "
+            "full sample (z ≥ 3 at every such point)",
+            statistic="smallest z of (full − sketched)",
+        )
+    )
     return out
 
 
 def plot_phi(ds):
     """Risk against φ for the full sample (broken at φ = 1) and the sketch at m*, limits on top."""
     alphas = ds["alpha"].values
-    fig, axes = plotting.figure(1, len(alphas), width=max(4.2, 3.4 * len(alphas)), height=3.0, title=(
-        f"Correlated features: sketch at $m^*$ vs full sample, $n$ = {ds.attrs['n']}"))
+    fig, axes = plotting.figure(
+        1,
+        len(alphas),
+        width=max(4.2, 3.4 * len(alphas)),
+        height=3.0,
+        title=(f"Correlated features: sketch at $m^*$ vs full sample, $n$ = {ds.attrs['n']}"),
+    )
     phi = ds["phi"].values
     for ax, a in zip(axes[0], alphas):
         full = ds["risk_theory"].sel(alpha=a, estimator="full").values
-        sims = {"full sample": (ds["risk"].sel(alpha=a, estimator="full"), plotting.COLORS[0], 1.0),
-                "sketch at $m^*$": (ds["risk"].sel(alpha=a, estimator="optimal"), plotting.COLORS[1])}
+        sims = {
+            "full sample": (ds["risk"].sel(alpha=a, estimator="full"), plotting.COLORS[0], 1.0),
+            "sketch at $m^*$": (ds["risk"].sel(alpha=a, estimator="optimal"), plotting.COLORS[1]),
+        }
         lines = [
-            {"x": phi, "y": np.where(np.abs(phi - 1) < EXCLUDE, np.nan, full), "color": plotting.COLORS[0],
-             "var": "risk_theory", "series": "full sample", "singular": 1.0},
-            {"x": phi, "y": ds["risk_theory"].sel(alpha=a, estimator="optimal").values, "color": plotting.COLORS[1],
-             "var": "risk_theory", "singular": None},
+            {
+                "x": phi,
+                "y": np.where(np.abs(phi - 1) < EXCLUDE, np.nan, full),
+                "color": plotting.COLORS[0],
+                "var": "risk_theory",
+                "series": "full sample",
+                "singular": 1.0,
+            },
+            {
+                "x": phi,
+                "y": ds["risk_theory"].sel(alpha=a, estimator="optimal").values,
+                "color": plotting.COLORS[1],
+                "var": "risk_theory",
+                "singular": None,
+            },
         ]
-        plotting.risk_vs_ratio(ax, phi, sims, theory=lines, xscale="log", xlabel="$\\varphi = p/n$",
-                               ylabel="out-of-sample risk", title=f"$\\alpha$ = {a:g}, $\\sigma$ = {ds.attrs['sigma']:g}")
+        plotting.risk_vs_ratio(
+            ax,
+            phi,
+            sims,
+            theory=lines,
+            xscale="log",
+            xlabel="$\\varphi = p/n$",
+            ylabel="out-of-sample risk",
+            title=f"$\\alpha$ = {a:g}, $\\sigma$ = {ds.attrs['sigma']:g}",
+        )
         ax.set_ylim(None, 20 * a**2)
     plotting.legend(fig, where="right", title="simulation:\nmean, 95% CI", theory="theory: fixed-point limit")
     return fig
@@ -296,7 +411,8 @@ STUDY_PHI = Study(
         "(n with the full sample); every point uses their first columns and rows, so the curves share their "
         "draws (the eigenvalue-2 coordinates are the odd-numbered ones, so that the designs nest)."
     ),
-    params=COMMON + (
+    params=COMMON
+    + (
         Param("estimator", str, "full sample, or an orthogonal sketch at the optimal size m*", choices=ESTIMATORS),
         Param("phi", float, "aspect ratio p/n", low=0, low_inclusive=False, units="1"),
         Param("sketch", str, "orthogonal sketch used at m*", choices=("haar", "srht")),

@@ -59,9 +59,12 @@ def sketch_sizes(ds):
         for j, e in enumerate(ds["estimator"].values):
             for k, phi in enumerate(ds["phi"].values):
                 m[i, j, k] = sizes({**ds.attrs, "alpha": float(a), "estimator": str(e), "phi": float(phi)})[1]
-    return xr.DataArray(m, dims=("alpha", "estimator", "phi"),
-                        coords={"alpha": ds["alpha"], "estimator": ds["estimator"], "phi": ds["phi"]},
-                        attrs={"long_name": "sketch size used (n: no sketch)", "units": "1"})
+    return xr.DataArray(
+        m,
+        dims=("alpha", "estimator", "phi"),
+        coords={"alpha": ds["alpha"], "estimator": ds["estimator"], "phi": ds["phi"]},
+        attrs={"long_name": "sketch size used (n: no sketch)", "units": "1"},
+    )
 
 
 def theory(ds):
@@ -80,9 +83,14 @@ def theory(ds):
     out = xr.Dataset()
     attach(out, "risk_theory", lim, ("alpha", "estimator", "phi"))
     out["m"] = m_used.assign_attrs(role="auxiliary")  # the sketch size used: a setting per cell, not a prediction
-    out["risk_stable"] = xr.DataArray(stable, dims=("alpha", "phi"), attrs={
-        "long_name": "stable risk curve R*(phi): limit at the optimal m (m/n -> 0 where m* << n)",
-        "units": "response^2"})
+    out["risk_stable"] = xr.DataArray(
+        stable,
+        dims=("alpha", "phi"),
+        attrs={
+            "long_name": "stable risk curve R*(phi): limit at the optimal m (m/n -> 0 where m* << n)",
+            "units": "response^2",
+        },
+    )
     return out
 
 
@@ -93,64 +101,126 @@ def checks(ds):
     m = ds["m"]
     mask = np.abs(feats / m - 1) >= 0.1
     allowance = finite_size_allowance(ds["risk_theory"], m, feats)
-    out = with_claims([limit_check("risk matches the limit at the m used (|p/m - 1| >= 0.1)", ds["risk"],
-                                   ds["risk_theory"], allowance, mask)], {
-        "risk matches the limit": "the mean risk of the full sample and of the sketch at m* matches the limit at the m "
-                                  "used within Monte Carlo error plus the finite-size allowance, where |p/m − 1| ≥ 0.1"})
+    out = with_claims(
+        [
+            limit_check(
+                "risk matches the limit at the m used (|p/m - 1| >= 0.1)",
+                ds["risk"],
+                ds["risk_theory"],
+                allowance,
+                mask,
+            )
+        ],
+        {
+            "risk matches the limit": "the mean risk of the full sample and of the sketch at m* matches the limit at the m "
+            "used within Monte Carlo error plus the finite-size allowance, where |p/m − 1| ≥ 0.1"
+        },
+    )
     s = summarize(ds["risk"])
     mean, se = s["mean"], s["se"]
     full, opt = ds["risk_theory"].sel(estimator="full"), ds["risk_theory"].sel(estimator="optimal")
     gain = (opt < 0.9 * full) & mask.sel(estimator="full")
-    z = (mean.sel(estimator="full") - mean.sel(estimator="optimal")) / np.hypot(se.sel(estimator="full"), se.sel(estimator="optimal"))
+    z = (mean.sel(estimator="full") - mean.sel(estimator="optimal")) / np.hypot(
+        se.sel(estimator="full"), se.sel(estimator="optimal")
+    )
     zmin = float(z.where(gain).min()) if bool(gain.any()) else float("nan")
-    out.append(z_at_least(
-        "sketching at m* beats the full sample where theory predicts a > 10% gain", zmin, ds.sizes["rep"],
-        detail=f"smallest z of (full - optimal) over {int(gain.sum())} (alpha, phi) points",
-        claim="wherever the theory predicts a gain above 10%, the sketch at m* has lower mean risk than the full "
-              "sample (z ≥ 3 at every such point)", statistic="smallest z of (full − sketched)",
-    ))
+    out.append(
+        z_at_least(
+            "sketching at m* beats the full sample where theory predicts a > 10% gain",
+            zmin,
+            ds.sizes["rep"],
+            detail=f"smallest z of (full - optimal) over {int(gain.sum())} (alpha, phi) points",
+            claim="wherever the theory predicts a gain above 10%, the sketch at m* has lower mean risk than the full "
+            "sample (z ≥ 3 at every such point)",
+            statistic="smallest z of (full − sketched)",
+        )
+    )
     # stable risk: at m* the risk stays below alpha^2, up to the finite-m variance sigma^2/(p/m - 1)
     opt_m = m.sel(estimator="optimal")
     finite_m = xr.where(feats > opt_m, ds.attrs["sigma"] ** 2 * opt_m / np.maximum(feats - opt_m, 1), 0.0)
     bound = ds["alpha"] ** 2 + finite_m + allowance.sel(estimator="optimal")
     zz = ck.z_for(bound.size)
-    excess = ((mean.sel(estimator="optimal") - bound) / (zz * se.sel(estimator="optimal"))).where(mask.sel(estimator="optimal"))
+    excess = ((mean.sel(estimator="optimal") - bound) / (zz * se.sel(estimator="optimal"))).where(
+        mask.sel(estimator="optimal")
+    )
     worst = float(excess.max())
-    out.append(ck.condition(
-        "stable: risk at m* bounded by alpha^2 (+ finite-m variance) at every phi, no peak", worst <= 1.0, worst, 1.0,
-        f"largest (mean - bound)/(z se), z = {zz:.2f}; bound = alpha^2 + sigma^2 m/(p - m) + finite-size allowance",
-        claim="the risk at m* stays below α² plus the finite-m variance σ²m/(p − m) at every φ (no double-descent "
-              "peak), beyond z standard errors", statistic="largest (mean − bound) / (z·SE)", direction="<=",
-    ))
+    out.append(
+        ck.condition(
+            "stable: risk at m* bounded by alpha^2 (+ finite-m variance) at every phi, no peak",
+            worst <= 1.0,
+            worst,
+            1.0,
+            f"largest (mean - bound)/(z se), z = {zz:.2f}; bound = alpha^2 + sigma^2 m/(p - m) + finite-size allowance",
+            claim="the risk at m* stays below α² plus the finite-m variance σ²m/(p − m) at every φ (no double-descent "
+            "peak), beyond z standard errors",
+            statistic="largest (mean − bound) / (z·SE)",
+            direction="<=",
+        )
+    )
     return out
 
 
 def plot(ds):
     """Risk against φ: full sample (broken at φ = 1) and sketch at m*, limits on top, the stable curve."""
     alphas = ds["alpha"].values
-    fig, axes = plotting.figure(1, len(alphas), width=3.4, height=3.0,
-                                title=f"Orthogonal sketch at the optimal size $m^*$ vs the full sample ($n$ = {ds.attrs['n']})")
+    fig, axes = plotting.figure(
+        1,
+        len(alphas),
+        width=3.4,
+        height=3.0,
+        title=f"Orthogonal sketch at the optimal size $m^*$ vs the full sample ($n$ = {ds.attrs['n']})",
+    )
     phi = ds["phi"].values
     sigma = ds.attrs["sigma"]
     fine = np.logspace(np.log10(phi.min()), np.log10(phi.max()), 400)
     for ax, a in zip(axes[0], alphas):
         full = ds["risk_theory"].sel(alpha=a, estimator="full").values
-        sims = {"full sample": (ds["risk"].sel(alpha=a, estimator="full"), plotting.COLORS[0], 1.0),
-                "sketch at $m^*$": (ds["risk"].sel(alpha=a, estimator="optimal"), plotting.COLORS[1])}
+        sims = {
+            "full sample": (ds["risk"].sel(alpha=a, estimator="full"), plotting.COLORS[0], 1.0),
+            "sketch at $m^*$": (ds["risk"].sel(alpha=a, estimator="optimal"), plotting.COLORS[1]),
+        }
         lines = [
-            {"x": fine, "y": stable_risk(fine, a, sigma), "color": "#9a9a9a", "shade": 0.0, "linestyle": "-",
-             "linewidth": 2.6, "var": "risk_stable", "label": "stable curve $R^*(\\varphi)$", "singular": None},
-            {"x": phi, "y": np.where(np.abs(phi - 1) < 0.1, np.nan, full), "color": plotting.COLORS[0],
-             "var": "risk_theory", "series": "full sample", "singular": 1.0},
-            {"x": phi, "y": ds["risk_theory"].sel(alpha=a, estimator="optimal").values, "color": plotting.COLORS[1],
-             "var": "risk_theory", "singular": None},
+            {
+                "x": fine,
+                "y": stable_risk(fine, a, sigma),
+                "color": "#9a9a9a",
+                "shade": 0.0,
+                "linestyle": "-",
+                "linewidth": 2.6,
+                "var": "risk_stable",
+                "label": "stable curve $R^*(\\varphi)$",
+                "singular": None,
+            },
+            {
+                "x": phi,
+                "y": np.where(np.abs(phi - 1) < 0.1, np.nan, full),
+                "color": plotting.COLORS[0],
+                "var": "risk_theory",
+                "series": "full sample",
+                "singular": 1.0,
+            },
+            {
+                "x": phi,
+                "y": ds["risk_theory"].sel(alpha=a, estimator="optimal").values,
+                "color": plotting.COLORS[1],
+                "var": "risk_theory",
+                "singular": None,
+            },
         ]
-        plotting.risk_vs_ratio(ax, phi, sims, theory=lines, xscale="log", xlabel="$\\varphi = p/n$",
-                               ylabel="out-of-sample risk",
-                               title=f"$\\alpha$ = {a:g}, $\\sigma$ = {sigma:g} (SNR {a / sigma:g})")
+        plotting.risk_vs_ratio(
+            ax,
+            phi,
+            sims,
+            theory=lines,
+            xscale="log",
+            xlabel="$\\varphi = p/n$",
+            ylabel="out-of-sample risk",
+            title=f"$\\alpha$ = {a:g}, $\\sigma$ = {sigma:g} (SNR {a / sigma:g})",
+        )
         if a > sigma:
-            plotting.reference_line(ax, y=2 * a * sigma - sigma**2, label="$2\\alpha\\sigma - \\sigma^2$",
-                                    what="flat level")
+            plotting.reference_line(
+                ax, y=2 * a * sigma - sigma**2, label="$2\\alpha\\sigma - \\sigma^2$", what="flat level"
+            )
         ax.set_ylim(None, 20 * a**2)
     plotting.legend(fig, where="right", title="simulation:\nmean, 95% CI", theory="theory: limit at the $m$ used")
     return fig

@@ -40,14 +40,29 @@ def candidates(p):
 def simulate(p, states, backend):
     """One cell ``(n_val, phi)``: realised risk of the validated, oracle and full fits ``(rep, estimator)`` and ``m_hat`` ``(rep,)``."""
     feats = int(features(p["phi"], p["n"]))
-    out = simulate_validated(states, n=p["n"], p=feats, alpha=p["alpha"], sigma=p["sigma"], n_val=p["n_val"],
-                             candidates=candidates(p), oracle_m=oracle_size(p, feats), sketch=p["sketch"],
-                             backend=backend)
+    out = simulate_validated(
+        states,
+        n=p["n"],
+        p=feats,
+        alpha=p["alpha"],
+        sigma=p["sigma"],
+        n_val=p["n_val"],
+        candidates=candidates(p),
+        oracle_m=oracle_size(p, feats),
+        sketch=p["sketch"],
+        backend=backend,
+    )
     ds = xr.Dataset(coords={"estimator": list(ESTIMATORS)})
-    ds["risk"] = xr.DataArray(out["risk"], dims=("rep", "estimator"), attrs={
-        "long_name": "realised out-of-sample excess risk ‖β̂ − β‖²", "units": "response^2"})
-    ds["m_hat"] = xr.DataArray(out["m_hat"].astype(float), dims="rep", attrs={
-        "long_name": "sketch size chosen by validation error", "units": "1"})
+    ds["risk"] = xr.DataArray(
+        out["risk"],
+        dims=("rep", "estimator"),
+        attrs={"long_name": "realised out-of-sample excess risk ‖β̂ − β‖²", "units": "response^2"},
+    )
+    ds["m_hat"] = xr.DataArray(
+        out["m_hat"].astype(float),
+        dims="rep",
+        attrs={"long_name": "sketch size chosen by validation error", "units": "1"},
+    )
     return ds
 
 
@@ -61,7 +76,9 @@ def theory(ds):
     bf, vf = isotropic_limits(feats / n, 1.0, a, s)
     out = xr.Dataset()
     attach(out, "risk_theory", np.stack([b + v, b + v, bf + vf]), ("estimator", "phi"))
-    out["m_star"] = xr.DataArray(m_star, dims="phi", attrs={"long_name": "oracle sketch size m* (theory)", "units": "1"})
+    out["m_star"] = xr.DataArray(
+        m_star, dims="phi", attrs={"long_name": "oracle sketch size m* (theory)", "units": "1"}
+    )
     return out
 
 
@@ -73,10 +90,17 @@ def checks(ds):
     m_used = m_used.assign_coords(estimator=ds["estimator"])
     mask = (np.abs(feats / m_used - 1) >= EXCLUDE) & (ds["estimator"] != "validated")
     allowance = finite_size_allowance(ds["risk_theory"], m_used, feats)
-    out = with_claims([limit_check("oracle and full-sample risks match their limits", ds["risk"], ds["risk_theory"],
-                                   allowance, mask)], {
-        "oracle and full-sample": "the mean risks of the oracle sketch at m* and of the full sample match their limits "
-                                  "within Monte Carlo error plus the finite-size allowance, where |p/m − 1| ≥ 0.1"})
+    out = with_claims(
+        [
+            limit_check(
+                "oracle and full-sample risks match their limits", ds["risk"], ds["risk_theory"], allowance, mask
+            )
+        ],
+        {
+            "oracle and full-sample": "the mean risks of the oracle sketch at m* and of the full sample match their limits "
+            "within Monte Carlo error plus the finite-size allowance, where |p/m − 1| ≥ 0.1"
+        },
+    )
     # paired comparisons: the three estimators share every draw within a replication
     th = ds["risk_theory"]
     full_mask = np.abs(feats / n - 1) >= EXCLUDE
@@ -85,57 +109,107 @@ def checks(ds):
     sd = summarize(diff)
     z = (sd["mean"] / sd["se"]).where(gain & (ds["n_val"] >= 100))
     zmin = float(z.min()) if bool(np.isfinite(z).any()) else float("nan")
-    out.append(z_at_least(
-        "validated m-hat beats the full sample where theory predicts a > 10% gain (n_val >= 100)", zmin,
-        ds.sizes["rep"], detail="smallest paired z of (full - validated)",
-        claim="with at least 100 validation points, the sketch size chosen on the validation set gives lower risk than "
-              "the full sample wherever the theory predicts a gain above 10% (paired z ≥ 3 at every such point)",
-        statistic="smallest paired z of (full − validated)",
-    ))
+    out.append(
+        z_at_least(
+            "validated m-hat beats the full sample where theory predicts a > 10% gain (n_val >= 100)",
+            zmin,
+            ds.sizes["rep"],
+            detail="smallest paired z of (full - validated)",
+            claim="with at least 100 validation points, the sketch size chosen on the validation set gives lower risk than "
+            "the full sample wherever the theory predicts a gain above 10% (paired z ≥ 3 at every such point)",
+            statistic="smallest paired z of (full − validated)",
+        )
+    )
     largest = ds["n_val"].max()
     excess = ds["risk"].sel(estimator="validated", n_val=largest) - ds["risk"].sel(estimator="oracle", n_val=largest)
     se = summarize(excess)
     zz = ck.z_for(ds.sizes["phi"])
     ratio = (se["mean"] - zz * se["se"]) / (0.1 * th.sel(estimator="oracle"))
     worst = float(ratio.max())
-    out.append(ck.condition(
-        f"with n_val = {int(largest)} the validated risk is within 10% of the oracle's", worst <= 1.0, worst, 1.0,
-        f"largest (mean excess - z se)/(0.1 oracle limit) over phi, z = {zz:.2f} (paired)",
-        claim=f"with the largest validation set (n_val = {int(largest)}), the validated risk exceeds the oracle's by less "
-              "than 10% of the oracle limit at every φ, beyond z standard errors",
-        statistic="largest (mean excess − z·SE) / (0.1·oracle limit)", direction="<=",
-    ))
+    out.append(
+        ck.condition(
+            f"with n_val = {int(largest)} the validated risk is within 10% of the oracle's",
+            worst <= 1.0,
+            worst,
+            1.0,
+            f"largest (mean excess - z se)/(0.1 oracle limit) over phi, z = {zz:.2f} (paired)",
+            claim=f"with the largest validation set (n_val = {int(largest)}), the validated risk exceeds the oracle's by less "
+            "than 10% of the oracle limit at every φ, beyond z standard errors",
+            statistic="largest (mean excess − z·SE) / (0.1·oracle limit)",
+            direction="<=",
+        )
+    )
     return out
 
 
 def plot(ds):
     """Risk and chosen m/n against φ per validation size, limits and m*/n on top."""
     nvals = ds["n_val"].values
-    fig, axes = plotting.figure(1, 2, width=3.5, height=3.0, title=(
-        f"Sketch size chosen by validation ($n$ = {ds.attrs['n']}, $\\alpha$ = {ds.attrs['alpha']:g}, "
-        f"$\\sigma$ = {ds.attrs['sigma']:g})"))
+    fig, axes = plotting.figure(
+        1,
+        2,
+        width=3.5,
+        height=3.0,
+        title=(
+            f"Sketch size chosen by validation ($n$ = {ds.attrs['n']}, $\\alpha$ = {ds.attrs['alpha']:g}, "
+            f"$\\sigma$ = {ds.attrs['sigma']:g})"
+        ),
+    )
     ax, bx = axes[0]
     phi = ds["phi"].values
-    sims = {f"validated, $n_{{val}}$ = {nv}": (ds["risk"].sel(n_val=nv, estimator="validated"), plotting.COLORS[j])
-            for j, nv in enumerate(nvals)}
+    sims = {
+        f"validated, $n_{{val}}$ = {nv}": (ds["risk"].sel(n_val=nv, estimator="validated"), plotting.COLORS[j])
+        for j, nv in enumerate(nvals)
+    }
     sims["oracle $m^*$"] = (ds["risk"].sel(n_val=nvals[-1], estimator="oracle"), plotting.COLORS[5])
     sims["full sample"] = (ds["risk"].sel(n_val=nvals[-1], estimator="full"), plotting.COLORS[8], 1.0)
     full = ds["risk_theory"].sel(estimator="full").values
     lines = [
-        {"x": phi, "y": ds["risk_theory"].sel(estimator="oracle").values, "color": plotting.COLORS[5],
-         "var": "risk_theory", "singular": None, "label": "limit at $m^*$"},
-        {"x": phi, "y": np.where(np.abs(phi - 1) < EXCLUDE, np.nan, full), "color": plotting.COLORS[8],
-         "var": "risk_theory", "series": "full sample", "singular": 1.0, "label": "limit, full sample"},
+        {
+            "x": phi,
+            "y": ds["risk_theory"].sel(estimator="oracle").values,
+            "color": plotting.COLORS[5],
+            "var": "risk_theory",
+            "singular": None,
+            "label": "limit at $m^*$",
+        },
+        {
+            "x": phi,
+            "y": np.where(np.abs(phi - 1) < EXCLUDE, np.nan, full),
+            "color": plotting.COLORS[8],
+            "var": "risk_theory",
+            "series": "full sample",
+            "singular": 1.0,
+            "label": "limit, full sample",
+        },
     ]
-    plotting.risk_vs_ratio(ax, phi, sims, theory=lines, xscale="log", xlabel="$\\varphi = p/n$",
-                           ylabel="out-of-sample risk", title="risk (clipped at $20\\alpha^2$)")
+    plotting.risk_vs_ratio(
+        ax,
+        phi,
+        sims,
+        theory=lines,
+        xscale="log",
+        xlabel="$\\varphi = p/n$",
+        ylabel="out-of-sample risk",
+        title="risk (clipped at $20\\alpha^2$)",
+    )
     ax.set_ylim(None, 20 * ds.attrs["alpha"] ** 2)
-    msims = {f"validated, $n_{{val}}$ = {nv}": (ds["m_hat"].sel(n_val=nv) / ds.attrs["n"], plotting.COLORS[j])
-             for j, nv in enumerate(nvals)}
-    plotting.risk_vs_ratio(bx, phi, msims, theory=[{"x": phi, "y": ds["m_star"].values / ds.attrs["n"],
-                                                      "var": "m_star", "label": "$m^*/n$ (theory)"}],
-                           xscale="log", yscale="linear", var="m_hat", xlabel="$\\varphi = p/n$",
-                           ylabel="chosen $m/n$", title="chosen sketch size")
+    msims = {
+        f"validated, $n_{{val}}$ = {nv}": (ds["m_hat"].sel(n_val=nv) / ds.attrs["n"], plotting.COLORS[j])
+        for j, nv in enumerate(nvals)
+    }
+    plotting.risk_vs_ratio(
+        bx,
+        phi,
+        msims,
+        theory=[{"x": phi, "y": ds["m_star"].values / ds.attrs["n"], "var": "m_star", "label": "$m^*/n$ (theory)"}],
+        xscale="log",
+        yscale="linear",
+        var="m_hat",
+        xlabel="$\\varphi = p/n$",
+        ylabel="chosen $m/n$",
+        title="chosen sketch size",
+    )
     plotting.legend(fig, where="right", title="simulation:\nmean, 95% CI")
     return fig
 
@@ -147,7 +221,15 @@ PARAMS = (
     Param("alpha", float, "signal strength", low=0, low_inclusive=False, units="response"),
     Param("sigma", float, "noise standard deviation", low=0, low_inclusive=False, units="response"),
     Param("sketch", str, "orthogonal sketch", choices=("haar", "srht")),
-    Param("psi_min", float, "smallest candidate m/n (also m/n where m* << n)", low=0, high=1, low_inclusive=False, units="1"),
+    Param(
+        "psi_min",
+        float,
+        "smallest candidate m/n (also m/n where m* << n)",
+        low=0,
+        high=1,
+        low_inclusive=False,
+        units="1",
+    ),
     Param("psi_max", float, "largest candidate m/n", low=0, high=1, low_inclusive=False, units="1"),
     Param("candidates", int, "number of candidate sketch sizes", low=2, units="1"),
 )

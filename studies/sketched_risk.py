@@ -40,8 +40,9 @@ def simulate(p, states, backend):
     alphas = np.atleast_1d(np.asarray(p["alpha"], float))
     psis = np.atleast_1d(np.asarray(p["psi"], float))
     m = sketch_size(psis, p["n"])
-    out = simulate_path(states, n=p["n"], points=[(int(v), p["p"]) for v in m], sigma=p["sigma"],
-                        sketch=p["sketch"], backend=backend)
+    out = simulate_path(
+        states, n=p["n"], points=[(int(v), p["p"]) for v in m], sigma=p["sigma"], sketch=p["sketch"], backend=backend
+    )
     return path_dataset(out, alphas, "psi", psis)
 
 
@@ -83,11 +84,17 @@ def checks(ds):
     m = sketch_size(ds["psi"], ds.attrs["n"])
     allowance = finite_size_allowance(ds["risk_theory"], m, ds.attrs["p"])
     out = [
-        limit_check(f"risk matches the limit (|p/m - 1| >= {EXCLUDE:g})", ds["risk"], ds["risk_theory"], allowance, mask),
-        ck.within_mc_error("risk matches the exact finite-size Gaussian risk", ds["risk"],
-                           ds["risk_finite"].where(mask), rel=0.0,
-                           claim="the mean risk equals the exact finite-size Gaussian risk (orthogonal sketches, and "
-                                 f"any sketch for p > m) within Monte Carlo error, where |p/m − 1| ≥ {EXCLUDE:g}"),
+        limit_check(
+            f"risk matches the limit (|p/m - 1| >= {EXCLUDE:g})", ds["risk"], ds["risk_theory"], allowance, mask
+        ),
+        ck.within_mc_error(
+            "risk matches the exact finite-size Gaussian risk",
+            ds["risk"],
+            ds["risk_finite"].where(mask),
+            rel=0.0,
+            claim="the mean risk equals the exact finite-size Gaussian risk (orthogonal sketches, and "
+            f"any sketch for p > m) within Monte Carlo error, where |p/m − 1| ≥ {EXCLUDE:g}",
+        ),
     ]
     out += sketch_comparison_checks(ds, t, mask)
     return with_claims(out, CLAIMS)
@@ -95,13 +102,19 @@ def checks(ds):
 
 CLAIMS = {
     "risk matches the limit": "the mean risk matches the limit of Theorem 3.2 within Monte Carlo error plus the finite-"
-                              f"size allowance 2·|limit|/(|m − p| − 1), wherever |p/m − 1| ≥ {EXCLUDE:g}",
-    "haar beats i.i.d.": {"claim": "for p < m, the Haar sketch has lower mean risk than the i.i.d. Gaussian sketch at "
-                                   "every α and ψ (z ≥ 3)", "statistic": "smallest z of (i.i.d. − Haar)",
-                          "direction": ">="},
-    "srht beats i.i.d.": {"claim": "for p < m, the SRHT sketch has lower mean risk than the i.i.d. Gaussian sketch at "
-                                   "every α and ψ (z ≥ 3)", "statistic": "smallest z of (i.i.d. − SRHT)",
-                          "direction": ">="},
+    f"size allowance 2·|limit|/(|m − p| − 1), wherever |p/m − 1| ≥ {EXCLUDE:g}",
+    "haar beats i.i.d.": {
+        "claim": "for p < m, the Haar sketch has lower mean risk than the i.i.d. Gaussian sketch at "
+        "every α and ψ (z ≥ 3)",
+        "statistic": "smallest z of (i.i.d. − Haar)",
+        "direction": ">=",
+    },
+    "srht beats i.i.d.": {
+        "claim": "for p < m, the SRHT sketch has lower mean risk than the i.i.d. Gaussian sketch at "
+        "every α and ψ (z ≥ 3)",
+        "statistic": "smallest z of (i.i.d. − SRHT)",
+        "direction": ">=",
+    },
     "haar equals i.i.d.": "for p > m, the Haar and i.i.d. sketches have the same mean risk within Monte Carlo error",
     "srht equals i.i.d.": "for p > m, the SRHT and i.i.d. sketches have the same mean risk within Monte Carlo error",
 }
@@ -111,36 +124,70 @@ def plot(ds):
     """Risk against ψ (reversed axis) per α: markers with 95% error bars per sketch, limits on top,
     nothing joined across the pole ψ = p/n."""
     alphas = ds["alpha"].values
-    fig, axes = plotting.figure(1, len(alphas), width=3.5, height=3.0,
-                                title=f"Sketched ridgeless regression, $n$ = {ds.attrs['n']}, $p$ = {ds.attrs['p']}")
+    fig, axes = plotting.figure(
+        1,
+        len(alphas),
+        width=3.5,
+        height=3.0,
+        title=f"Sketched ridgeless regression, $n$ = {ds.attrs['n']}, $p$ = {ds.attrs['p']}",
+    )
     psi = ds["psi"].values
     fine = np.linspace(psi.min(), psi.max(), 600)
     n, p = ds.attrs["n"], ds.attrs["p"]
     pole = p / n
     for ax, a in zip(axes[0], alphas):
-        sims = {str(sk): (ds["risk"].sel(alpha=a, sketch=sk), plotting.COLORS[j])
-                for j, sk in enumerate(ds["sketch"].values)}
+        sims = {
+            str(sk): (ds["risk"].sel(alpha=a, sketch=sk), plotting.COLORS[j])
+            for j, sk in enumerate(ds["sketch"].values)
+        }
         lines = []
         for sk, color in (("haar", None), ("gaussian", plotting.COLORS[2])):
             b, v = isotropic_limits(p / n, fine, a, ds.attrs["sigma"], sk)
             r = np.where(np.abs(p / (fine * n) - 1) < 0.03, np.nan, b + v)
-            lines.append({"x": fine, "y": r, "color": color, "var": "risk_theory",
-                          "label": f"limit ({'orthogonal' if sk == 'haar' else 'i.i.d.'})"})
-        plotting.risk_vs_ratio(ax, psi, sims, theory=lines, singular=pole, reverse=True,
-                               xlabel="$\\psi = m/n$ (reversed)", ylabel="out-of-sample risk",
-                               title=f"$\\alpha$ = {a:g}, $\\sigma$ = {ds.attrs['sigma']:g}")
+            lines.append(
+                {
+                    "x": fine,
+                    "y": r,
+                    "color": color,
+                    "var": "risk_theory",
+                    "label": f"limit ({'orthogonal' if sk == 'haar' else 'i.i.d.'})",
+                }
+            )
+        plotting.risk_vs_ratio(
+            ax,
+            psi,
+            sims,
+            theory=lines,
+            singular=pole,
+            reverse=True,
+            xlabel="$\\psi = m/n$ (reversed)",
+            ylabel="out-of-sample risk",
+            title=f"$\\alpha$ = {a:g}, $\\sigma$ = {ds.attrs['sigma']:g}",
+        )
         if "haar" in ds["sketch"].values:
-            plotting.theory_points(ax, psi, ds["risk_finite"].sel(alpha=a, sketch="haar").values, var="risk_finite",
-                                   label="exact finite-size risk (orthogonal)", marker="_", markersize=7,
-                                   markeredgewidth=1.1)
+            plotting.theory_points(
+                ax,
+                psi,
+                ds["risk_finite"].sel(alpha=a, sketch="haar").values,
+                var="risk_finite",
+                label="exact finite-size risk (orthogonal)",
+                marker="_",
+                markersize=7,
+                markeredgewidth=1.1,
+            )
     plotting.legend(fig, where="right", title="simulation:\nmean, 95% CI")
     return fig
 
 
 PARAMS = (
     Param("alpha", float, "signal strength: E||beta||^2 = alpha^2", low=0, units="response"),
-    Param("sketch", str, "sketching matrix (countsketch: sparse, not in the paper; simulated only, "
-          "one sketch per size as it does not nest)", choices=SKETCH_NAMES),
+    Param(
+        "sketch",
+        str,
+        "sketching matrix (countsketch: sparse, not in the paper; simulated only, "
+        "one sketch per size as it does not nest)",
+        choices=SKETCH_NAMES,
+    ),
     Param("psi", float, "sketch ratio m/n (m = round(psi n))", low=0, high=1, low_inclusive=False, units="1"),
     Param("n", int, "number of samples", low=2, units="1"),
     Param("p", int, "number of features", low=1, units="1"),

@@ -77,15 +77,20 @@ def simulate(params, states, backend):
     values["regret"] = _regret(truths, hats, taus, gamma, mu, backend=backend)
     reps = len(states)
     data = {
-        k: (("step", "rep"), values[k].reshape(reps, len(t)).T,
-            {"long_name": f"{LABELS[k]} distance to R₁", "units": "1"})
+        k: (
+            ("step", "rep"),
+            values[k].reshape(reps, len(t)).T,
+            {"long_name": f"{LABELS[k]} distance to R₁", "units": "1"},
+        )
         for k in DISTANCES
     }
     regret = values["regret"].reshape(reps, len(t))
     data["regret"] = (("step", "rep"), regret.T, {"long_name": "normalised regret of R under R₁", "units": "1"})
     corr = np.array([[np.corrcoef(data[k][1][:, i], regret[i])[0, 1] for i in range(reps)] for k in DISTANCES])
     data["correlation"] = (
-        ("distance", "rep"), corr, {"long_name": "per-MDP Pearson correlation of the distance with regret", "units": "1"}
+        ("distance", "rep"),
+        corr,
+        {"long_name": "per-MDP Pearson correlation of the distance with regret", "units": "1"},
     )
     return xr.Dataset(data, coords={"step": t, "distance": list(DISTANCES)})
 
@@ -107,13 +112,25 @@ def checks(ds):
     table = ", ".join(f"{LABELS[k]} {v:.3f}" for k, v in pooled.items())
     out = [
         ck.condition(
-            "STARC-VAL correlates strongly with regret (pooled Pearson ≥ 0.8)", pooled["starc_val"] >= 0.8,
-            pooled["starc_val"], 0.8, table,
-            claim='over all MDPs and interpolated rewards, STARC-VAL distance and normalised regret have pooled Pearson correlation ≥ 0.8', statistic='pooled Pearson correlation', direction='>='),
+            "STARC-VAL correlates strongly with regret (pooled Pearson ≥ 0.8)",
+            pooled["starc_val"] >= 0.8,
+            pooled["starc_val"],
+            0.8,
+            table,
+            claim="over all MDPs and interpolated rewards, STARC-VAL distance and normalised regret have pooled Pearson correlation ≥ 0.8",
+            statistic="pooled Pearson correlation",
+            direction=">=",
+        ),
         ck.condition(
-            "STARC-minimal correlates strongly with regret (pooled Pearson ≥ 0.8)", pooled["starc_minimal"] >= 0.8,
-            pooled["starc_minimal"], 0.8, table,
-            claim='over all MDPs and interpolated rewards, STARC-minimal distance and normalised regret have pooled Pearson correlation ≥ 0.8', statistic='pooled Pearson correlation', direction='>='),
+            "STARC-minimal correlates strongly with regret (pooled Pearson ≥ 0.8)",
+            pooled["starc_minimal"] >= 0.8,
+            pooled["starc_minimal"],
+            0.8,
+            table,
+            claim="over all MDPs and interpolated rewards, STARC-minimal distance and normalised regret have pooled Pearson correlation ≥ 0.8",
+            statistic="pooled Pearson correlation",
+            direction=">=",
+        ),
     ]
     corr = ds["correlation"]
     for other in ("l2",):
@@ -121,12 +138,16 @@ def checks(ds):
         mean = float(diff.mean())
         se = float(diff.std(ddof=1) / np.sqrt(diff.size))
         z = mean / se if se > 0 else np.inf
-        out.append(z_at_least(
-            f"STARC-VAL tracks regret better than {LABELS[other]} (per-MDP correlation higher, z ≥ 3)", z, diff.size,
-            detail=f"mean per-MDP difference {mean:.4f} ± {se:.2g}",
-            claim=f"STARC-VAL's per-MDP correlation with regret is higher than {LABELS[other]}'s on average (z ≥ 3)",
-            statistic="z of the mean per-MDP difference in correlation",
-        ))
+        out.append(
+            z_at_least(
+                f"STARC-VAL tracks regret better than {LABELS[other]} (per-MDP correlation higher, z ≥ 3)",
+                z,
+                diff.size,
+                detail=f"mean per-MDP difference {mean:.4f} ± {se:.2g}",
+                claim=f"STARC-VAL's per-MDP correlation with regret is higher than {LABELS[other]}'s on average (z ≥ 3)",
+                statistic="z of the mean per-MDP difference in correlation",
+            )
+        )
     return out
 
 
@@ -155,12 +176,24 @@ PARAMS = (
     Param("kappa", float, "Dirichlet concentration of τ(s, a, ·)", low=0.0, low_inclusive=False, units="1"),
     Param("steps", int, "interpolation steps from R₁ to R₂", low=3, high=256),
     Param("shaping_scale", float, "standard deviation of the disguising potential Φ", low=0.0, units="reward"),
-    Param("redistribution_scale", float, "standard deviation of the disguising δ before projection", low=0.0,
-          units="reward"),
+    Param(
+        "redistribution_scale",
+        float,
+        "standard deviation of the disguising δ before projection",
+        low=0.0,
+        units="reward",
+    ),
 )
 
-_SETTINGS = {"n_states": 32, "n_actions": 4, "gamma": 0.95, "kappa": 0.3, "steps": 16, "shaping_scale": 3.0,
-             "redistribution_scale": 3.0}
+_SETTINGS = {
+    "n_states": 32,
+    "n_actions": 4,
+    "gamma": 0.95,
+    "kappa": 0.3,
+    "steps": 16,
+    "shaping_scale": 3.0,
+    "redistribution_scale": 3.0,
+}
 
 STUDY = Study(
     name="starc-regret",

@@ -34,10 +34,12 @@ def assumed_prior(p) -> NormalGamma:
     if name == "correct":
         return prior
     if name.startswith("var-x"):
-        factor = float(name[len("var-x"):])
+        factor = float(name[len("var-x") :])
         return NormalGamma(prior.mu0, prior.kappa0, prior.alpha0, prior.beta0 * factor)
     if name == "mean-shift":
-        return NormalGamma(prior.mu0 + p["shift_sd"] * np.sqrt(prior.mean_prior_variance()), prior.kappa0, prior.alpha0, prior.beta0)
+        return NormalGamma(
+            prior.mu0 + p["shift_sd"] * np.sqrt(prior.mean_prior_variance()), prior.kappa0, prior.alpha0, prior.beta0
+        )
     if name == "overconfident":
         c = p["overconfidence"]
         return NormalGamma(prior.mu0, prior.kappa0, prior.alpha0 * c, prior.beta0 * c)
@@ -54,8 +56,10 @@ def simulate(p, states, backend):
         "varts": Policy("varts", {"prior": assumed_prior(p)}),
         "ts-known": Policy("ts-known", {"mu0": prior.mu0, "kappa0": prior.kappa0}),
     }
-    results = {name: simulate_karmed(states, pol, p["horizon"], prior=prior, K=p["K"], grid=grid, backend=backend)
-               for name, pol in policies.items()}
+    results = {
+        name: simulate_karmed(states, pol, p["horizon"], prior=prior, K=p["K"], grid=grid, backend=backend)
+        for name, pol in policies.items()
+    }
     return karmed_dataset(results)
 
 
@@ -71,21 +75,42 @@ def checks(ds):
     for name in ds["prior"].values:
         if name == "correct":
             continue
-        out.append(ck.mean_less(f"{name}: below x{factor:g} the correct-prior regret", final.sel(prior=name), correct,
-                                factor=factor, claim=f"with the {name} prior, VarTS's mean regret at the horizon stays "
-                                                     f"below {factor:g} times its regret with the correct prior (gap ≥ 3 SE)"))
+        out.append(
+            ck.mean_less(
+                f"{name}: below x{factor:g} the correct-prior regret",
+                final.sel(prior=name),
+                correct,
+                factor=factor,
+                claim=f"with the {name} prior, VarTS's mean regret at the horizon stays "
+                f"below {factor:g} times its regret with the correct prior (gap ≥ 3 SE)",
+            )
+        )
     s_c, s_e = summarize(correct), summarize(final.sel(prior="estimated"))
     gap = float(s_e["mean"]) - float(s_c["mean"])
     tol = 4.0 * float(np.hypot(s_e["se"], s_c["se"])) + 0.1 * float(s_c["mean"])
-    out.append(ck.condition("estimated prior as good as the correct one", abs(gap) <= tol, abs(gap) / tol, 1.0,
-                            f"{float(s_e['mean']):.4g} vs {float(s_c['mean']):.4g} (allowed 4 SE + 10%)",
-                            claim="VarTS with a prior estimated from earlier instances has the same mean regret as with "
-                                  "the correct prior, within 4 SE + 10%", statistic="|gap| / (4 SE + 10%)",
-                            direction="<="))
+    out.append(
+        ck.condition(
+            "estimated prior as good as the correct one",
+            abs(gap) <= tol,
+            abs(gap) / tol,
+            1.0,
+            f"{float(s_e['mean']):.4g} vs {float(s_c['mean']):.4g} (allowed 4 SE + 10%)",
+            claim="VarTS with a prior estimated from earlier instances has the same mean regret as with "
+            "the correct prior, within 4 SE + 10%",
+            statistic="|gap| / (4 SE + 10%)",
+            direction="<=",
+        )
+    )
     worst = max((n for n in ds["prior"].values if n != "correct"), key=lambda n: float(final.sel(prior=n).mean()))
-    out.append(ck.mean_less(f"correct prior beats the worst misspecified one ({worst})", correct, final.sel(prior=worst),
-                            claim=f"the correct prior gives lower mean regret than the most harmful misspecified one "
-                                  f"({worst}) (gap ≥ 3 SE)"))
+    out.append(
+        ck.mean_less(
+            f"correct prior beats the worst misspecified one ({worst})",
+            correct,
+            final.sel(prior=worst),
+            claim=f"the correct prior gives lower mean regret than the most harmful misspecified one "
+            f"({worst}) (gap ≥ 3 SE)",
+        )
+    )
     return out
 
 
@@ -97,17 +122,39 @@ def plot(ds):
     names = [str(n) for n in ds["prior"].values]
     colors = {n: plotting.COLORS[k % len(plotting.COLORS)] for k, n in enumerate(names)}
     curves = {f"VarTS, {n} prior": ds["regret"].sel(prior=n, policy="varts") for n in names}
-    plotting.regret_curves(ax, t, curves, colors={f"VarTS, {n} prior": colors[n] for n in names},
-                           xscale="log", yscale="log", ylim=(0.5, None), title="regret curves")
+    plotting.regret_curves(
+        ax,
+        t,
+        curves,
+        colors={f"VarTS, {n} prior": colors[n] for n in names},
+        xscale="log",
+        yscale="log",
+        ylim=(0.5, None),
+        title="regret curves",
+    )
     # the oracle is a simulation too (ts-known, correct prior), drawn as a reference curve
-    plotting.band(ax, t, ds["regret"].sel(prior="correct", policy="ts-known"), color="black", linestyle=":",
-                  label="ts-known (oracle, simulated)", var="regret")
-    plotting.bars(bx, names, [ds["regret"].isel(t=-1).sel(prior=n, policy="varts") for n in names],
-                  colors=[colors[n] for n in names], xlabel=f"VarTS regret at $n$ = {t[-1]}", var="regret",
-                  title="at the horizon: mean, 95% CI")
+    plotting.band(
+        ax,
+        t,
+        ds["regret"].sel(prior="correct", policy="ts-known"),
+        color="black",
+        linestyle=":",
+        label="ts-known (oracle, simulated)",
+        var="regret",
+    )
+    plotting.bars(
+        bx,
+        names,
+        [ds["regret"].isel(t=-1).sel(prior=n, policy="varts") for n in names],
+        colors=[colors[n] for n in names],
+        xlabel=f"VarTS regret at $n$ = {t[-1]}",
+        var="regret",
+        title="at the horizon: mean, 95% CI",
+    )
     correct = float(summarize(ds["regret"].isel(t=-1).sel(prior="correct", policy="varts"))["mean"])
-    plotting.reference_line(bx, x=correct, color="black", linestyle="--", linewidth=0.8,
-                            label="correct prior (mean)", what="correct prior")
+    plotting.reference_line(
+        bx, x=correct, color="black", linestyle="--", linewidth=0.8, label="correct prior (mean)", what="correct prior"
+    )
     plotting.legend(fig, where="right", title="mean, 95% band")
     return fig
 
@@ -125,12 +172,28 @@ PARAMS = (
     Param("overconfidence", float, "overconfident: factor applied to alpha0 and beta0", low=1, units="1"),
     Param("prior_instances", int, "estimated: number of earlier instances the prior is fitted to", low=2, units="1"),
     Param("instance_seed", int, "seed of the earlier instances", low=0, units="1"),
-    Param("graceful_factor", float, "checked: every misspecified prior's regret below this multiple of the correct one's", low=1, units="1"),
+    Param(
+        "graceful_factor",
+        float,
+        "checked: every misspecified prior's regret below this multiple of the correct one's",
+        low=1,
+        units="1",
+    ),
 )
 
 SETTINGS = {
-    "K": 10, "horizon": 10_000, "grid_points": 40, "mu0": 0.0, "kappa0": 1.0, "alpha0": 2.0, "beta0": 0.5,
-    "shift_sd": 1.0, "overconfidence": 10.0, "prior_instances": 20, "instance_seed": 0, "graceful_factor": 3.0,
+    "K": 10,
+    "horizon": 10_000,
+    "grid_points": 40,
+    "mu0": 0.0,
+    "kappa0": 1.0,
+    "alpha0": 2.0,
+    "beta0": 0.5,
+    "shift_sd": 1.0,
+    "overconfidence": 10.0,
+    "prior_instances": 20,
+    "instance_seed": 0,
+    "graceful_factor": 3.0,
 }
 
 STUDY = Study(

@@ -40,11 +40,21 @@ def simulate(p, states, backend):
         "varts": Policy("varts", {"prior": ng}),
     }
     grid = log_grid(p["horizon"], p["grid_points"])
-    return karmed_dataset({
-        n: simulate_karmed(states, pol, p["horizon"], env=p["env"], prior=(p["prior_a"], p["prior_b"]), K=p["K"],
-                           grid=grid, backend=backend)
-        for n, pol in policies.items()
-    })
+    return karmed_dataset(
+        {
+            n: simulate_karmed(
+                states,
+                pol,
+                p["horizon"],
+                env=p["env"],
+                prior=(p["prior_a"], p["prior_b"]),
+                K=p["K"],
+                grid=grid,
+                backend=backend,
+            )
+            for n, pol in policies.items()
+        }
+    )
 
 
 def theory(ds):
@@ -54,39 +64,77 @@ def theory(ds):
 def checks(ds):
     final = ds["regret"].isel(t=-1)
     out = [
-        ck.mean_less("beta rewards: varts below ts-bernoulli", final.sel(env="beta", policy="varts"), final.sel(env="beta", policy="ts-bernoulli"),
-        claim='on Beta rewards (a fifth of the Bernoulli variance), VarTS has lower mean regret at the horizon than Bernoulli TS (gap ≥ 3 SE)'),
-        ck.mean_less("beta rewards: varts below kl-ucb", final.sel(env="beta", policy="varts"), final.sel(env="beta", policy="kl-ucb"),
-        claim='on Beta rewards, VarTS has lower mean regret at the horizon than Bernoulli KL-UCB (gap ≥ 3 SE)'),
-        ck.mean_less("varts pays less on low-variance beta rewards than on bernoulli", final.sel(env="beta", policy="varts"),
-                     final.sel(env="bernoulli", policy="varts"),
-                     claim="VarTS's mean regret is lower on the low-variance Beta rewards than on Bernoulli rewards with the same means (gap ≥ 3 SE)"),
+        ck.mean_less(
+            "beta rewards: varts below ts-bernoulli",
+            final.sel(env="beta", policy="varts"),
+            final.sel(env="beta", policy="ts-bernoulli"),
+            claim="on Beta rewards (a fifth of the Bernoulli variance), VarTS has lower mean regret at the horizon than Bernoulli TS (gap ≥ 3 SE)",
+        ),
+        ck.mean_less(
+            "beta rewards: varts below kl-ucb",
+            final.sel(env="beta", policy="varts"),
+            final.sel(env="beta", policy="kl-ucb"),
+            claim="on Beta rewards, VarTS has lower mean regret at the horizon than Bernoulli KL-UCB (gap ≥ 3 SE)",
+        ),
+        ck.mean_less(
+            "varts pays less on low-variance beta rewards than on bernoulli",
+            final.sel(env="beta", policy="varts"),
+            final.sel(env="bernoulli", policy="varts"),
+            claim="VarTS's mean regret is lower on the low-variance Beta rewards than on Bernoulli rewards with the same means (gap ≥ 3 SE)",
+        ),
     ]
     for env in ds["env"].values:
-        out.append(ck.mean_less(f"{env} rewards: varts below ucb1", final.sel(env=env, policy="varts"), final.sel(env=env, policy="ucb1"),
-        claim=f"on {env} rewards, VarTS has lower mean regret at the horizon than UCB1 (gap ≥ 3 SE)"))
+        out.append(
+            ck.mean_less(
+                f"{env} rewards: varts below ucb1",
+                final.sel(env=env, policy="varts"),
+                final.sel(env=env, policy="ucb1"),
+                claim=f"on {env} rewards, VarTS has lower mean regret at the horizon than UCB1 (gap ≥ 3 SE)",
+            )
+        )
     # Binarising a Beta reward with one Bernoulli(y) draw gives a Bernoulli(mu) reward: Bernoulli TS sees the same
     # problem in both environments, so its regret has the same distribution.
-    a, b = summarize(final.sel(env="beta", policy="ts-bernoulli")), summarize(final.sel(env="bernoulli", policy="ts-bernoulli"))
+    a, b = (
+        summarize(final.sel(env="beta", policy="ts-bernoulli")),
+        summarize(final.sel(env="bernoulli", policy="ts-bernoulli")),
+    )
     diff = float(a["mean"]) - float(b["mean"])
     se = float(np.hypot(a["se"], b["se"]))
-    out.append(ck.condition("ts-bernoulli: same regret on beta and bernoulli rewards (binarisation)", abs(diff) <= 4 * se,
-                            abs(diff) / (4 * se), 1.0, f"{float(a['mean']):.4g} vs {float(b['mean']):.4g} ± {se:.2g} (allowed 4 SE)",
-                            claim="Bernoulli TS binarises each reward, so it has the same mean regret on Beta and on "
-                                  "Bernoulli rewards (within 4 SE)", statistic="|difference| / 4 SE", direction="<="))
+    out.append(
+        ck.condition(
+            "ts-bernoulli: same regret on beta and bernoulli rewards (binarisation)",
+            abs(diff) <= 4 * se,
+            abs(diff) / (4 * se),
+            1.0,
+            f"{float(a['mean']):.4g} vs {float(b['mean']):.4g} ± {se:.2g} (allowed 4 SE)",
+            claim="Bernoulli TS binarises each reward, so it has the same mean regret on Beta and on "
+            "Bernoulli rewards (within 4 SE)",
+            statistic="|difference| / 4 SE",
+            direction="<=",
+        )
+    )
     return out
 
 
 def plot(ds):
     """Regret curves per policy, one panel per reward distribution."""
     envs = list(ds["env"].values)
-    fig, axes = plotting.figure(1, len(envs), width=3.3, height=3.0, title="Bayes regret with bounded rewards",
-                                sharey=True)
+    fig, axes = plotting.figure(
+        1, len(envs), width=3.3, height=3.0, title="Bayes regret with bounded rewards", sharey=True
+    )
     t = ds["t"].values
     names = [str(n) for n in ds["policy"].values]
     for ax, env in zip(axes[0], envs):
-        plotting.regret_curves(ax, t, {n: ds["regret"].sel(env=env, policy=n) for n in names}, xscale="log",
-                               yscale="log", ylim=(0.3, None), ylabel="", title=f"{str(env).capitalize()} rewards")
+        plotting.regret_curves(
+            ax,
+            t,
+            {n: ds["regret"].sel(env=env, policy=n) for n in names},
+            xscale="log",
+            yscale="log",
+            ylim=(0.3, None),
+            ylabel="",
+            title=f"{str(env).capitalize()} rewards",
+        )
     axes[0][0].set_ylabel("cumulative regret")
     plotting.legend(fig, where="right", title="mean, 95% band")
     return fig

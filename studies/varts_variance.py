@@ -22,10 +22,17 @@ def prior(p) -> NormalGamma:
 
 def simulate(p, states, backend):
     pr = prior(p)
-    policies = {"varts": Policy("varts", {"prior": pr}), "ts-known": Policy("ts-known", {"mu0": pr.mu0, "kappa0": pr.kappa0})}
+    policies = {
+        "varts": Policy("varts", {"prior": pr}),
+        "ts-known": Policy("ts-known", {"mu0": pr.mu0, "kappa0": pr.kappa0}),
+    }
     grid = log_grid(p["horizon"], p["grid_points"])
-    return karmed_dataset({n: simulate_karmed(states, pol, p["horizon"], prior=pr, K=p["K"], grid=grid, backend=backend)
-                           for n, pol in policies.items()})
+    return karmed_dataset(
+        {
+            n: simulate_karmed(states, pol, p["horizon"], prior=pr, K=p["K"], grid=grid, backend=backend)
+            for n, pol in policies.items()
+        }
+    )
 
 
 def theory(ds):
@@ -40,40 +47,59 @@ def theory(ds):
     w = 1.0 / se**2
     constant = (ratio * w).sum("mean_variance") / w.sum("mean_variance")
     out = xr.Dataset({"regret_scale_law": constant * root})
-    out["regret_scale_law"].attrs.update(long_name="C sqrt(mean variance): regret at the horizon by the scale law", units="reward")
+    out["regret_scale_law"].attrs.update(
+        long_name="C sqrt(mean variance): regret at the horizon by the scale law", units="reward"
+    )
     return out
 
 
 def checks(ds):
     final = ds["regret"].isel(t=-1)
-    out = [ck.within_mc_error("regret at the horizon scales as sqrt(mean variance)", final, ds["regret_scale_law"], rel=0.0,
-                              claim="the mean regret at the horizon equals C·√v (C pooled over the swept mean "
-                                    "variances v) within Monte Carlo error, for both policies and every α₀")]
+    out = [
+        ck.within_mc_error(
+            "regret at the horizon scales as sqrt(mean variance)",
+            final,
+            ds["regret_scale_law"],
+            rel=0.0,
+            claim="the mean regret at the horizon equals C·√v (C pooled over the swept mean "
+            "variances v) within Monte Carlo error, for both policies and every α₀",
+        )
+    ]
     v0 = float(ds["mean_variance"].values[len(ds["mean_variance"]) // 2])
     alphas = ds["alpha0"].values
     ratios = []
     for a in alphas:
-        vt, tk = summarize(final.sel(mean_variance=v0, alpha0=a, policy="varts")), summarize(final.sel(mean_variance=v0, alpha0=a, policy="ts-known"))
+        vt, tk = (
+            summarize(final.sel(mean_variance=v0, alpha0=a, policy="varts")),
+            summarize(final.sel(mean_variance=v0, alpha0=a, policy="ts-known")),
+        )
         r = float(vt["mean"]) / float(tk["mean"])
         se = r * float(np.hypot(vt["se"] / vt["mean"], tk["se"] / tk["mean"]))
         ratios.append((r, se))
     (r_lo, se_lo), (r_hi, se_hi) = ratios[0], ratios[-1]
     z = (r_lo - r_hi) / float(np.hypot(se_lo, se_hi))
-    out.append(z_at_least(
-        f"VarTS closer to ts-known with a more informative variance prior (alpha0 {alphas[0]:g} -> {alphas[-1]:g})",
-        z, ds.sizes["rep"],
-        detail=f"regret ratio varts/ts-known {r_lo:.3f} ± {se_lo:.3f} -> {r_hi:.3f} ± {se_hi:.3f} at mean variance {v0:g}",
-        claim=f"the price of unknown variances (VarTS's regret over ts-known's) falls as the variance prior becomes "
-              f"more informative, from α₀ = {alphas[0]:g} to {alphas[-1]:g} (z ≥ 3)",
-        statistic="z of the drop in the regret ratio",
-    ))
+    out.append(
+        z_at_least(
+            f"VarTS closer to ts-known with a more informative variance prior (alpha0 {alphas[0]:g} -> {alphas[-1]:g})",
+            z,
+            ds.sizes["rep"],
+            detail=f"regret ratio varts/ts-known {r_lo:.3f} ± {se_lo:.3f} -> {r_hi:.3f} ± {se_hi:.3f} at mean variance {v0:g}",
+            claim=f"the price of unknown variances (VarTS's regret over ts-known's) falls as the variance prior becomes "
+            f"more informative, from α₀ = {alphas[0]:g} to {alphas[-1]:g} (z ≥ 3)",
+            statistic="z of the drop in the regret ratio",
+        )
+    )
     for a in alphas:
         lo, hi = ds["mean_variance"].values[0], ds["mean_variance"].values[-1]
-        out.append(ck.mean_less(f"alpha0={a:g}: VarTS pays less for lower variance ({lo:g} vs {hi:g})",
-                                final.sel(mean_variance=lo, alpha0=a, policy="varts"),
-                                final.sel(mean_variance=hi, alpha0=a, policy="varts"),
-                                claim=f"with α₀ = {a:g}, VarTS's mean regret is lower at mean variance {lo:g} than at "
-                                      f"{hi:g} (gap ≥ 3 SE)"))
+        out.append(
+            ck.mean_less(
+                f"alpha0={a:g}: VarTS pays less for lower variance ({lo:g} vs {hi:g})",
+                final.sel(mean_variance=lo, alpha0=a, policy="varts"),
+                final.sel(mean_variance=hi, alpha0=a, policy="varts"),
+                claim=f"with α₀ = {a:g}, VarTS's mean regret is lower at mean variance {lo:g} than at "
+                f"{hi:g} (gap ≥ 3 SE)",
+            )
+        )
     return out
 
 
@@ -88,22 +114,53 @@ def plot(ds):
     for k, a in enumerate(ds["alpha0"].values):
         sims[f"VarTS, $\\alpha_0$ = {a:g}"] = (final.sel(alpha0=a, policy="varts"), plotting.COLORS[k])
         sims[f"ts-known, $\\alpha_0$ = {a:g}"] = (final.sel(alpha0=a, policy="ts-known"), plotting.COLORS[k + 3])
-        lines.append({"x": v, "y": ds["regret_scale_law"].sel(alpha0=a, policy="varts").values,
-                      "color": plotting.COLORS[k], "var": "regret_scale_law"})
-        lines.append({"x": v, "y": ds["regret_scale_law"].sel(alpha0=a, policy="ts-known").values,
-                      "color": plotting.COLORS[k + 3], "var": "regret_scale_law"})
-    plotting.risk_vs_ratio(ax, v, sims, theory=lines, xscale="log", yscale="log", var="regret",
-                           xlabel="prior mean of the arm variances", ylabel=f"regret at $n$ = {ds['t'].values[-1]}",
-                           title="regret vs variance")
+        lines.append(
+            {
+                "x": v,
+                "y": ds["regret_scale_law"].sel(alpha0=a, policy="varts").values,
+                "color": plotting.COLORS[k],
+                "var": "regret_scale_law",
+            }
+        )
+        lines.append(
+            {
+                "x": v,
+                "y": ds["regret_scale_law"].sel(alpha0=a, policy="ts-known").values,
+                "color": plotting.COLORS[k + 3],
+                "var": "regret_scale_law",
+            }
+        )
+    plotting.risk_vs_ratio(
+        ax,
+        v,
+        sims,
+        theory=lines,
+        xscale="log",
+        yscale="log",
+        var="regret",
+        xlabel="prior mean of the arm variances",
+        ylabel=f"regret at $n$ = {ds['t'].values[-1]}",
+        title="regret vs variance",
+    )
     v0 = ds["mean_variance"].values[len(v) // 2]
     s_v = summarize(final.sel(mean_variance=v0, policy="varts"))["mean"]
     s_k = summarize(final.sel(mean_variance=v0, policy="ts-known"))["mean"]
-    (line,) = bx.plot(ds["alpha0"].values, (s_v / s_k).values, marker="o", color=plotting.COLORS[0],
-                      zorder=plotting.SIM_Z, label="VarTS / ts-known")
+    (line,) = bx.plot(
+        ds["alpha0"].values,
+        (s_v / s_k).values,
+        marker="o",
+        color=plotting.COLORS[0],
+        zorder=plotting.SIM_Z,
+        label="VarTS / ts-known",
+    )
     line.set_gid("sim:regret")
     plotting.reference_line(bx, y=1.0, color="black", linestyle="--", linewidth=0.8, what="one")
-    bx.set(xscale="log", xlabel="$\\alpha_0$ (variance-prior informativeness)", ylabel="regret VarTS / ts-known",
-           title=f"price of unknown variances ($v$ = {v0:g})")
+    bx.set(
+        xscale="log",
+        xlabel="$\\alpha_0$ (variance-prior informativeness)",
+        ylabel="regret VarTS / ts-known",
+        title=f"price of unknown variances ($v$ = {v0:g})",
+    )
     bx.set_xticks(ds["alpha0"].values, [f"{a:g}" for a in ds["alpha0"].values])
     bx.minorticks_off()
     plotting.legend(fig, where="right", title="simulation: mean, 95% CI", theory="theory: $C\\sqrt{v}$")
@@ -111,9 +168,30 @@ def plot(ds):
 
 
 PARAMS = (
-    Param("mean_variance", float, "prior mean of the arm variances E[1/lambda]", low=0, low_inclusive=False, units="reward^2"),
-    Param("alpha0", float, "Gamma shape of the precisions: larger = variances more alike and better known", low=1, low_inclusive=False, units="1"),
-    Param("kappa0", float, "prior strength of the means: Var(mu_i | s_i) = s_i^2/kappa0", low=0, low_inclusive=False, units="1"),
+    Param(
+        "mean_variance",
+        float,
+        "prior mean of the arm variances E[1/lambda]",
+        low=0,
+        low_inclusive=False,
+        units="reward^2",
+    ),
+    Param(
+        "alpha0",
+        float,
+        "Gamma shape of the precisions: larger = variances more alike and better known",
+        low=1,
+        low_inclusive=False,
+        units="1",
+    ),
+    Param(
+        "kappa0",
+        float,
+        "prior strength of the means: Var(mu_i | s_i) = s_i^2/kappa0",
+        low=0,
+        low_inclusive=False,
+        units="1",
+    ),
     Param("K", int, "number of arms", low=2, units="1"),
     Param("horizon", int, "rounds per run n", low=1, units="1"),
     Param("grid_points", int, "log-spaced rounds at which regret is recorded", low=3, units="1"),

@@ -71,7 +71,10 @@ def run_cli(*args, env=None, timeout=600):
             del full_env[key]
     return subprocess.run(
         [sys.executable, "-m", "simkit", *map(str, args)],
-        capture_output=True, text=True, env=full_env, timeout=timeout,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
     )
 
 

@@ -61,44 +61,105 @@ def _expert(states):
 _LINEAR_INSTANCE = bandits.make_instance(3, 4, 0.1, 0.02, seed=0)
 
 CASES = [
-    Case("bandits.simulate_karmed", bandits.simulate_karmed,
-         lambda st: ((st, bandits.Policy("varts"), 30), {"prior": bandits.NormalGamma(), "K": 3})),
-    Case("bandits.simulate_karmed-fixed", bandits.simulate_karmed,
-         lambda st: ((st, bandits.Policy("kl-ucb-bernoulli"), 30),
-                     {"env": "bernoulli", "means": np.array([0.2, 0.5, 0.6])})),
-    Case("bandits.simulate_linear", bandits.simulate_linear,
-         lambda st: ((st, _LINEAR_INSTANCE, bandits.LinearPolicy("ds-oful", 0.05)), {"horizon": 20})),
-    Case("collapse.simulate_linear_chain", collapse.simulate_linear_chain,
-         lambda st: ((st,), dict(d=2, T=5, sigma2=0.5, iterations=3, mode="accumulate"))),
-    Case("collapse.simulate_generator_ridge", collapse.simulate_generator_ridge,
-         lambda st: ((st,), dict(d=3, T0=6, T=6, sigma0_2=0.3, sigma2=0.2, steps=2, record=np.array([0, 2]),
-                                 lams=np.array([0.0, 0.5])))),
-    Case("collapse.simulate_gaussian_chain", collapse.simulate_gaussian_chain,
-         lambda st: ((st,), dict(M=4, generations=3, d=2, record=np.array([0, 3])))),
-    Case("collapse.simulate_kde_chain", collapse.simulate_kde_chain,
-         lambda st: ((st,), dict(M=4, generations=3, h=0.2, mode="accumulate"))),
-    Case("regression.simulate_path", regression.simulate_path,
-         lambda st: ((st,), dict(n=8, points=[(4, 3), (8, 3), (3, 5)], sigma=1.0, sketch="srht"))),
-    Case("regression.simulate_sketched", regression.simulate_sketched,
-         lambda st: ((st,), dict(n=8, p=3, m=5, alpha=1.0, sigma=0.5, sketch="srht", spectrum=np.ones(3)))),
-    Case("regression.simulate_validated", regression.simulate_validated,
-         lambda st: ((st,), dict(n=8, p=3, alpha=1.0, sigma=0.5, n_val=4, candidates=np.array([3, 5, 8]),
-                                 oracle_m=5))),
-    Case("regression.simulate_krr", regression.simulate_krr,
-         lambda st: ((st,), dict(n=12, s=1.0, lams=np.array([1e-3, 1e-1]), sigma=0.5))),
-    Case("regression.krr_markov", regression.krr_markov,
-         lambda st: ((np.sort(np.random.default_rng(int(st[0, 0] % 1000)).uniform(0.01, 0.99, (2, 6)), axis=1),
-                      np.arange(12.0).reshape(2, 6), 1e-2), {}), takes_states=False),
-    Case("regression.fwht", regression.fwht,
-         lambda st: ((np.arange(2 * 6 * 3, dtype=float).reshape(2, 6, 3),), {}), takes_states=False),
+    Case(
+        "bandits.simulate_karmed",
+        bandits.simulate_karmed,
+        lambda st: ((st, bandits.Policy("varts"), 30), {"prior": bandits.NormalGamma(), "K": 3}),
+    ),
+    Case(
+        "bandits.simulate_karmed-fixed",
+        bandits.simulate_karmed,
+        lambda st: (
+            (st, bandits.Policy("kl-ucb-bernoulli"), 30),
+            {"env": "bernoulli", "means": np.array([0.2, 0.5, 0.6])},
+        ),
+    ),
+    Case(
+        "bandits.simulate_linear",
+        bandits.simulate_linear,
+        lambda st: ((st, _LINEAR_INSTANCE, bandits.LinearPolicy("ds-oful", 0.05)), {"horizon": 20}),
+    ),
+    Case(
+        "collapse.simulate_linear_chain",
+        collapse.simulate_linear_chain,
+        lambda st: ((st,), dict(d=2, T=5, sigma2=0.5, iterations=3, mode="accumulate")),
+    ),
+    Case(
+        "collapse.simulate_generator_ridge",
+        collapse.simulate_generator_ridge,
+        lambda st: (
+            (st,),
+            dict(d=3, T0=6, T=6, sigma0_2=0.3, sigma2=0.2, steps=2, record=np.array([0, 2]), lams=np.array([0.0, 0.5])),
+        ),
+    ),
+    Case(
+        "collapse.simulate_gaussian_chain",
+        collapse.simulate_gaussian_chain,
+        lambda st: ((st,), dict(M=4, generations=3, d=2, record=np.array([0, 3]))),
+    ),
+    Case(
+        "collapse.simulate_kde_chain",
+        collapse.simulate_kde_chain,
+        lambda st: ((st,), dict(M=4, generations=3, h=0.2, mode="accumulate")),
+    ),
+    Case(
+        "regression.simulate_path",
+        regression.simulate_path,
+        lambda st: ((st,), dict(n=8, points=[(4, 3), (8, 3), (3, 5)], sigma=1.0, sketch="srht")),
+    ),
+    Case(
+        "regression.simulate_sketched",
+        regression.simulate_sketched,
+        lambda st: ((st,), dict(n=8, p=3, m=5, alpha=1.0, sigma=0.5, sketch="srht", spectrum=np.ones(3))),
+    ),
+    Case(
+        "regression.simulate_validated",
+        regression.simulate_validated,
+        lambda st: ((st,), dict(n=8, p=3, alpha=1.0, sigma=0.5, n_val=4, candidates=np.array([3, 5, 8]), oracle_m=5)),
+    ),
+    Case(
+        "regression.simulate_krr",
+        regression.simulate_krr,
+        lambda st: ((st,), dict(n=12, s=1.0, lams=np.array([1e-3, 1e-1]), sigma=0.5)),
+    ),
+    Case(
+        "regression.krr_markov",
+        regression.krr_markov,
+        lambda st: (
+            (
+                np.sort(np.random.default_rng(int(st[0, 0] % 1000)).uniform(0.01, 0.99, (2, 6)), axis=1),
+                np.arange(12.0).reshape(2, 6),
+                1e-2,
+            ),
+            {},
+        ),
+        takes_states=False,
+    ),
+    Case(
+        "regression.fwht",
+        regression.fwht,
+        lambda st: ((np.arange(2 * 6 * 3, dtype=float).reshape(2, 6, 3),), {}),
+        takes_states=False,
+    ),
     # value iteration (tol 1e-10): the backends may stop a sweep apart, which moves Q, V by ≤ (1 − γ) tol /
     # γ ≈ 1e-11, far inside rtol 1e-9 at these values (|Q|, |V| ≥ 1.2)
-    Case("irl.random_mdps+value_iteration", lambda st, backend: irl.value_iteration(*_mdps(st), 0.9, backend=backend),
-         lambda st: ((st,), {})),
-    Case("irl.soft_value_iteration", irl.soft_value_iteration,
-         lambda st: ((*_mdps(st), 0.8), {"alpha": 0.5}), takes_states=False),
-    Case("irl.normalised_regret", irl.normalised_regret,
-         lambda st: ((_mdps(st)[1], _mdps(st)[1][::-1].copy(), _mdps(st)[0], 0.9), {}), takes_states=False),
+    Case(
+        "irl.random_mdps+value_iteration",
+        lambda st, backend: irl.value_iteration(*_mdps(st), 0.9, backend=backend),
+        lambda st: ((st,), {}),
+    ),
+    Case(
+        "irl.soft_value_iteration",
+        irl.soft_value_iteration,
+        lambda st: ((*_mdps(st), 0.8), {"alpha": 0.5}),
+        takes_states=False,
+    ),
+    Case(
+        "irl.normalised_regret",
+        irl.normalised_regret,
+        lambda st: ((_mdps(st)[1], _mdps(st)[1][::-1].copy(), _mdps(st)[0], 0.9), {}),
+        takes_states=False,
+    ),
     # L-BFGS-B over an inner soft value iteration (tol 1e-8): each backend's θ is off the optimum by ≲ the
     # gradient error tol / (α (1 − γ')) ≈ 7e-8 over the dual's least curvature (≈ 0.045 here), ≈ 1.5e-6,
     # inside rtol 1e-5 at |θ| ≥ 0.7 (the paths coincide in practice: 1e-14 seen)
@@ -209,7 +270,10 @@ def test_one_default_backend():
 def test_family_exports():
     for family, names in [
         (bandits, ["simulate_karmed", "simulate_linear"]),
-        (collapse, ["simulate_linear_chain", "simulate_generator_ridge", "simulate_gaussian_chain", "simulate_kde_chain"]),
+        (
+            collapse,
+            ["simulate_linear_chain", "simulate_generator_ridge", "simulate_gaussian_chain", "simulate_kde_chain"],
+        ),
         (regression, ["simulate_path", "simulate_sketched", "simulate_validated", "simulate_krr"]),
         (irl, ["value_iteration", "soft_value_iteration", "random_mdps", "mce_irl", "normalised_regret"]),
     ]:

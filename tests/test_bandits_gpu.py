@@ -24,8 +24,11 @@ def test_karmed_gpu_equals_numba(kind):
     assert abs(a.regret[:, -1].mean() - b.regret[:, -1].mean()) <= 4 * se + 1e-9
 
 
-@pytest.mark.parametrize("policy", [LinearPolicy("ds-oful", 0.05, beta=3.0, lam=10.0), LinearPolicy("suplinucb"),
-                                    LinearPolicy("lin-ts", lam=10.0)], ids=lambda p: p.kind)
+@pytest.mark.parametrize(
+    "policy",
+    [LinearPolicy("ds-oful", 0.05, beta=3.0, lam=10.0), LinearPolicy("suplinucb"), LinearPolicy("lin-ts", lam=10.0)],
+    ids=lambda p: p.kind,
+)
 def test_linear_gpu_agrees_with_numba(policy):
     inst = make_instance(16, 100, 0.18, 0.02, seed=0)
     st = rep_states(0, "gpu-linear", {}, 256)

@@ -7,12 +7,12 @@ import numba
 import numpy as np
 import pytest
 from scipy import optimize, stats
+from simkit.kernels.rng import student_t
 
 from simkit.bandits import reference as ref
 from simkit.bandits.karmed import POLICIES, NormalGamma, Policy, log_grid, simulate_karmed
 from simkit.bandits.theory import ucb1_upper_bound
 from simkit.errors import BackendError, ParameterError, ParameterTypeError
-from simkit.kernels.rng import student_t
 from simkit.rng import Stream, rep_states
 
 TINY = 1e-20  # a reward variance that makes Gaussian rewards equal to the means to double precision
@@ -72,7 +72,13 @@ class TestHandComputedDecisions:
         assert (m, v) == pytest.approx((2 / 3, 1 / 3))
 
     def test_known_variance_posterior_is_gaussian_posterior_with_scaled_prior(self):
-        count, mean, s2, mu0, kappa0 = np.array([0.0, 3.0, 10.0]), np.array([0.0, 0.4, -1.2]), np.array([0.5, 2.0, 0.1]), 0.3, 2.0
+        count, mean, s2, mu0, kappa0 = (
+            np.array([0.0, 3.0, 10.0]),
+            np.array([0.0, 0.4, -1.2]),
+            np.array([0.5, 2.0, 0.1]),
+            0.3,
+            2.0,
+        )
         a = ref.known_variance_posterior(count, mean, s2, mu0, kappa0)
         b = ref.gaussian_posterior(count, mean, s2, mu0, s2 / kappa0)
         np.testing.assert_allclose(a, b, rtol=1e-12)
@@ -82,12 +88,16 @@ class TestNormalGammaPosterior:
     def test_matches_numerical_conjugate_update_with_scipy(self):
         mu0, kappa0, alpha0, beta0 = 0.5, 2.0, 3.0, 1.5
         y = np.array([0.2, 1.1, -0.4, 0.9, 0.7])
-        mu_n, kappa_n, alpha_n, beta_n = ref.normal_gamma_posterior(len(y), y.mean(), ((y - y.mean()) ** 2).sum(), mu0, kappa0, alpha0, beta0)
+        mu_n, kappa_n, alpha_n, beta_n = ref.normal_gamma_posterior(
+            len(y), y.mean(), ((y - y.mean()) ** 2).sum(), mu0, kappa0, alpha0, beta0
+        )
         lam = np.linspace(1e-4, 12, 1500)[:, None]
         mu = np.linspace(-4, 5, 1501)[None, :]
-        log_post = (stats.gamma.logpdf(lam, alpha0, scale=1 / beta0)
-                    + stats.norm.logpdf(mu, mu0, 1 / np.sqrt(kappa0 * lam))
-                    + stats.norm.logpdf(y[:, None, None], mu, 1 / np.sqrt(lam)).sum(axis=0))
+        log_post = (
+            stats.gamma.logpdf(lam, alpha0, scale=1 / beta0)
+            + stats.norm.logpdf(mu, mu0, 1 / np.sqrt(kappa0 * lam))
+            + stats.norm.logpdf(y[:, None, None], mu, 1 / np.sqrt(lam)).sum(axis=0)
+        )
         w = np.exp(log_post - log_post.max())
         w /= w.sum()
         assert (w * lam).sum() == pytest.approx(alpha_n / beta_n, rel=1e-3)
@@ -107,7 +117,8 @@ class TestNormalGammaPosterior:
         assert stats.kstest(mixture, law.cdf).pvalue > 1e-4
         s = Stream(rep_states(4, "t-law", {}, 1)[0].copy())
         ours = mu_n + np.sqrt(beta_n / (alpha_n * kappa_n)) * np.array(
-            [s.scalar(student_t, 2 * alpha_n) for _ in range(20000)])
+            [s.scalar(student_t, 2 * alpha_n) for _ in range(20000)]
+        )
         assert stats.kstest(ours, law.cdf).pvalue > 1e-4
 
     def test_prior_moments(self):
@@ -118,7 +129,9 @@ class TestNormalGammaPosterior:
 
 def _runs(kind, env, backend, reps=3, horizon=120, k=4, **params):
     prior = NormalGamma(0.0, 1.0, 2.0, 1.0) if env == "gaussian" else (1.0, 1.0)
-    return simulate_karmed(states(reps, "agree"), Policy(kind, params), horizon, env=env, prior=prior, K=k, backend=backend)
+    return simulate_karmed(
+        states(reps, "agree"), Policy(kind, params), horizon, env=env, prior=prior, K=k, backend=backend
+    )
 
 
 class TestBackendsAgree:
@@ -130,7 +143,10 @@ class TestBackendsAgree:
         np.testing.assert_allclose(a.regret, b.regret, rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(a.means, b.means)
 
-    @pytest.mark.parametrize("kind,env", [("varts", "gaussian"), ("ts-bernoulli", "beta"), ("kl-ucb-bernoulli", "bernoulli"), ("ucb-v", "gaussian")])
+    @pytest.mark.parametrize(
+        "kind,env",
+        [("varts", "gaussian"), ("ts-bernoulli", "beta"), ("kl-ucb-bernoulli", "bernoulli"), ("ucb-v", "gaussian")],
+    )
     def test_cuda_simulator_equals_numba(self, kind, env):
         a = _runs(kind, env, "cuda", reps=2, horizon=40, k=3)
         b = _runs(kind, env, "numba", reps=2, horizon=40, k=3)
@@ -174,8 +190,14 @@ class TestRegretOrder:
     def test_ucb1_two_arms_logarithmic_and_below_auer_bound(self):
         means = [0.4, 0.6]
         horizon = 4000
-        res = simulate_karmed(rep_states(1, "ucb1-order", {}, 200), Policy("ucb1"), horizon, env="bernoulli",
-                              means=means, grid=[1000, 2000, 4000])
+        res = simulate_karmed(
+            rep_states(1, "ucb1-order", {}, 200),
+            Policy("ucb1"),
+            horizon,
+            env="bernoulli",
+            means=means,
+            grid=[1000, 2000, 4000],
+        )
         r1, r2, r4 = res.regret.mean(axis=0)
         lai_robbins = math.log(horizon) * 0.2 / ref.kl_bernoulli(0.4, 0.6)
         assert lai_robbins < r4 < float(ucb1_upper_bound(means, horizon))

@@ -5,20 +5,28 @@ import math
 
 import numpy as np
 import pytest
+from simkit.kernels.bandits_linear import sup_levels
 
-from simkit.bandits.linear import FreshContexts, LinearInstance, LinearPolicy, make_fresh_contexts, make_instance, simulate_linear
+from simkit.bandits.linear import (
+    FreshContexts,
+    LinearInstance,
+    LinearPolicy,
+    make_fresh_contexts,
+    make_instance,
+    simulate_linear,
+)
 from simkit.bandits.linear_reference import ridge
 from simkit.bandits.theory import lower_bound_threshold, phase_threshold
 from simkit.errors import ParameterError
-from simkit.kernels.bandits_linear import sup_levels
 from simkit.rng import rep_states
 
 
 def unnormalised_instance(seed=1, n=12, d=4):
     """Arms with clearly different norms, so no two arms tie on the first round."""
     rng = np.random.default_rng(seed)
-    return LinearInstance(arms=rng.standard_normal((n, d)), theta=rng.standard_normal(d),
-                          eta=0.01 * rng.standard_normal(n), zeta=0.03)
+    return LinearInstance(
+        arms=rng.standard_normal((n, d)), theta=rng.standard_normal(d), eta=0.01 * rng.standard_normal(n), zeta=0.03
+    )
 
 
 POLICIES = [
@@ -124,8 +132,14 @@ class TestFreshContexts:
     def test_oful_learns_theta_with_fresh_contexts(self):
         # well-specified, low noise: per-round regret in the second half far below the first rounds'
         inst = make_fresh_contexts(4, 10, 0.0, seed=2)
-        res = simulate_linear(rep_states(0, "fresh-learn", {}, 8), inst, LinearPolicy("ds-oful", beta=0.5), 2000,
-                              sigma=0.1, grid=[100, 1000, 2000])
+        res = simulate_linear(
+            rep_states(0, "fresh-learn", {}, 8),
+            inst,
+            LinearPolicy("ds-oful", beta=0.5),
+            2000,
+            sigma=0.1,
+            grid=[100, 1000, 2000],
+        )
         early = res.regret[:, 0].mean() / 100
         late = (res.regret[:, 2] - res.regret[:, 1]).mean() / 1000
         assert late < 0.1 * early
@@ -149,7 +163,9 @@ class TestBehaviour:
 
     def test_oful_finds_best_arm_without_noise(self):
         inst = make_instance(4, 8, 0.3, 0.0, seed=1)
-        res = simulate_linear(rep_states(0, "noiseless", {}, 2), inst, LinearPolicy("ds-oful", 0.0, beta=0.5), 400, sigma=0.0)
+        res = simulate_linear(
+            rep_states(0, "noiseless", {}, 2), inst, LinearPolicy("ds-oful", 0.0, beta=0.5), 400, sigma=0.0
+        )
         best = int(np.argmax(inst.rewards))
         assert (res.pulls[:, best] > 300).all()
 
@@ -160,15 +176,24 @@ class TestBehaviour:
         # n = 3 each (6 rounds).  Then predictions 3/4 r_i, UCBs 3/4 r_i + 1/2: 1.25 and -0.25; Chu et al.'s rule
         # keeps UCB >= 1.25 - 2 * 1/2 = 0.25, so e2 is eliminated and the 10 remaining rounds explore e1 at level 2.
         inst = LinearInstance(arms=np.eye(2), theta=np.array([1.0, -1.0]), eta=np.zeros(2), zeta=0.0)
-        res = simulate_linear(rep_states(0, "x", {}, 1), inst, LinearPolicy("suplinucb", beta=1.0, lam=1.0), 16,
-                              sigma=0.0, grid=[6, 16], backend=backend)
+        res = simulate_linear(
+            rep_states(0, "x", {}, 1),
+            inst,
+            LinearPolicy("suplinucb", beta=1.0, lam=1.0),
+            16,
+            sigma=0.0,
+            grid=[6, 16],
+            backend=backend,
+        )
         np.testing.assert_array_equal(res.pulls, [[13, 3]])
         np.testing.assert_allclose(res.regret, [[6.0, 6.0]])
 
     def test_suplinucb_widths_scale_with_beta(self):
         # beta = 2: widths 2/sqrt(1 + n_i) stay above 1/2 until n_i = 15, so all 16 rounds explore level 1 in turn
         inst = LinearInstance(arms=np.eye(2), theta=np.array([1.0, -1.0]), eta=np.zeros(2), zeta=0.0)
-        res = simulate_linear(rep_states(0, "x", {}, 1), inst, LinearPolicy("suplinucb", beta=2.0, lam=1.0), 16, sigma=0.0)
+        res = simulate_linear(
+            rep_states(0, "x", {}, 1), inst, LinearPolicy("suplinucb", beta=2.0, lam=1.0), 16, sigma=0.0
+        )
         np.testing.assert_array_equal(res.pulls, [[8, 8]])
 
     def test_sup_levels_reach_one_over_sqrt_horizon(self):

@@ -7,12 +7,6 @@ sizes are too small for the checks to be meaningful, so only their form is teste
 import matplotlib.figure
 import numpy as np
 import pytest
-
-from simkit.api import run_study
-from simkit.errors import ParameterError
-from simkit.rng import rep_states
-from simkit.study import Check
-
 from simkit.studies import (
     linear_misspec_phase,
     linear_misspec_table,
@@ -21,6 +15,11 @@ from simkit.studies import (
     varts_rewards,
     varts_variance,
 )
+
+from simkit.api import run_study
+from simkit.errors import ParameterError
+from simkit.rng import rep_states
+from simkit.study import Check
 
 MODULES = [varts_regret, varts_prior, varts_variance, varts_rewards, linear_misspec_table, linear_misspec_phase]
 
@@ -71,14 +70,23 @@ def test_varts_regret_dataset_layout():
 
 def test_linear_table_policy_names():
     assert linear_misspec_table.policy_names() == [
-        "oful", "ds-oful-0.02", "ds-oful-0.05", "ds-oful-0.08", "ds-oful-0.13", "suplinucb", "lin-ts"]
+        "oful",
+        "ds-oful-0.02",
+        "ds-oful-0.05",
+        "ds-oful-0.08",
+        "ds-oful-0.13",
+        "suplinucb",
+        "lin-ts",
+    ]
 
 
 def test_linear_table_tuning():
     # every paper method has pilot-tuned (beta, lambda) on the paper's grid; "shared" uses the settings instead
     assert set(linear_misspec_table.TUNED) == set(linear_misspec_table.policy_names()) - {"lin-ts"}
-    assert all(b in linear_misspec_table.TUNING_GRID and lam in linear_misspec_table.TUNING_GRID
-               for b, lam in linear_misspec_table.TUNED.values())
+    assert all(
+        b in linear_misspec_table.TUNING_GRID and lam in linear_misspec_table.TUNING_GRID
+        for b, lam in linear_misspec_table.TUNED.values()
+    )
     p = {**linear_misspec_table.STUDY.settings, "tuning": "shared", "beta": 2.0, "lam": 5.0}
     pols = linear_misspec_table.policies(p)
     assert pols["ds-oful-0.05"].beta == 2.0 and pols["ds-oful-0.05"].lam == 5.0
@@ -91,8 +99,12 @@ def test_linear_table_check_helpers():
 
     late = xr.DataArray(np.r_[np.zeros(95), np.ones(5)], dims="rep")
     c = linear_misspec_table.zero_late_check("x", late, 0.05)
-    assert c.passed and c.value == pytest.approx(0.05) and c.tolerance == pytest.approx(0.05 + 3 * np.sqrt(0.0475 / 100))
-    assert not linear_misspec_table.zero_late_check("x", xr.DataArray(np.r_[np.zeros(80), np.ones(20)], dims="rep"), 0.05).passed
+    assert (
+        c.passed and c.value == pytest.approx(0.05) and c.tolerance == pytest.approx(0.05 + 3 * np.sqrt(0.0475 / 100))
+    )
+    assert not linear_misspec_table.zero_late_check(
+        "x", xr.DataArray(np.r_[np.zeros(80), np.ones(20)], dims="rep"), 0.05
+    ).passed
     a = xr.DataArray(np.r_[np.zeros(70), np.full(30, 9.0)], dims="rep")
     b = xr.DataArray(np.full(100, 1.0), dims="rep")
     c = linear_misspec_table.paired_sign("x", a, b)

@@ -27,7 +27,14 @@ def test_lai_robbins_and_uniform_regret():
 
 
 def test_paper_table_has_every_gamma():
-    assert set(theory.PAPER_TABLE) == {"oful", "ds-oful-0.02", "ds-oful-0.05", "ds-oful-0.08", "ds-oful-0.13", "suplinucb"}
+    assert set(theory.PAPER_TABLE) == {
+        "oful",
+        "ds-oful-0.02",
+        "ds-oful-0.05",
+        "ds-oful-0.08",
+        "ds-oful-0.13",
+        "suplinucb",
+    }
 
 
 def test_klucb_upper_bound_is_above_the_index():
@@ -53,7 +60,10 @@ def test_estimated_prior_recovers_the_true_one():
 
 def test_late_share_and_linear_runs():
     t = np.array([1, 10, 50, 100])
-    regret = xr.DataArray(np.array([[1.0, 5.0, 10.0, 10.0], [1.0, 10.0, 50.0, 100.0], [0.0, 0.0, 0.0, 0.0]]).T,
-                          dims=("t", "rep"), coords={"t": t})
+    regret = xr.DataArray(
+        np.array([[1.0, 5.0, 10.0, 10.0], [1.0, 10.0, 50.0, 100.0], [0.0, 0.0, 0.0, 0.0]]).T,
+        dims=("t", "rep"),
+        coords={"t": t},
+    )
     np.testing.assert_allclose(late_share(regret).values, [0.0, 0.5, 0.0])
     np.testing.assert_array_equal(linear_runs(regret).values, [0.0, 1.0, 0.0])

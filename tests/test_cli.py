@@ -104,7 +104,9 @@ def test_plot_rejects_unreadable_or_foreign_files(capsys, tmp_path, content):
 
 
 def test_run_then_plot_redraws(capsys, tmp_path):
-    status, out, _ = _call(capsys, "run", "engine-demo", "--quick", "--backend", "numpy", "--out", tmp_path, "--no-progress")
+    status, out, _ = _call(
+        capsys, "run", "engine-demo", "--quick", "--backend", "numpy", "--out", tmp_path, "--no-progress"
+    )
     assert status == 0, out
     assert "pass" in out and "mean is zero" in out
     nc = tmp_path / "engine-demo" / "engine-demo.nc"
@@ -122,7 +124,9 @@ def test_failed_check_exits_1(capsys, tmp_path, monkeypatch):
     study = registry.get_study("engine-demo")
     broken = dataclasses.replace(study, checks=lambda ds: [condition("always fails", False, 2.0, 1.0, "by design")])
     monkeypatch.setitem(registry._load(), "engine-demo", broken)
-    status, out, _ = _call(capsys, "run", "engine-demo", "--quick", "--backend", "numpy", "--out", tmp_path, "--no-progress")
+    status, out, _ = _call(
+        capsys, "run", "engine-demo", "--quick", "--backend", "numpy", "--out", tmp_path, "--no-progress"
+    )
     assert status == 1 and "FAIL" in out
 
 

@@ -94,8 +94,15 @@ def test_study_declares_its_parameters(name):
 def test_linear_dataset_layout():
     from simkit.api import run_study
 
-    result = run_study("collapse-linear", quick=True, reps=3, backend="numba", out=None, progress=False,
-                       overrides={"sigma2": [1.0], "T": [40], "iterations": 3})
+    result = run_study(
+        "collapse-linear",
+        quick=True,
+        reps=3,
+        backend="numba",
+        out=None,
+        progress=False,
+        overrides={"sigma2": [1.0], "T": [40], "iterations": 3},
+    )
     ds = result.dataset
     assert ds["test_error"].dims == ("mode", "sigma2", "T", "iteration", "rep")
     assert list(ds["mode"].values) == ["replace", "accumulate"]
@@ -107,8 +114,15 @@ def test_linear_dataset_layout():
 def test_gaussian_dataset_layout():
     from simkit.api import run_study
 
-    result = run_study("collapse-gaussian", quick=True, reps=3, backend="numba", out=None, progress=False,
-                       overrides={"M": [10], "generations": 5})
+    result = run_study(
+        "collapse-gaussian",
+        quick=True,
+        reps=3,
+        backend="numba",
+        out=None,
+        progress=False,
+        overrides={"M": [10], "generations": 5},
+    )
     ds = result.dataset
     for name in ("variance", "mean", "w2"):
         assert ds[name].dims == ("fit", "mode", "M", "generation", "rep")

@@ -14,7 +14,10 @@ from simkit.collapse import (
 from simkit.collapse import theory as th
 from simkit.rng import rep_states
 
-COMPILED = ["numba", pytest.param("cuda", marks=pytest.mark.skipif(not cuda_available(), reason="no CUDA (set NUMBA_ENABLE_CUDASIM=1)"))]
+COMPILED = [
+    "numba",
+    pytest.param("cuda", marks=pytest.mark.skipif(not cuda_available(), reason="no CUDA (set NUMBA_ENABLE_CUDASIM=1)")),
+]
 RTOL = 1e-9
 
 
@@ -122,8 +125,9 @@ def test_cuda_kernels_match_numba_on_a_real_gpu():
 
     a, b = both(simulate_linear_chain, d=8, T=20, sigma2=1.0, iterations=10, mode="accumulate")
     np.testing.assert_allclose(a, b, rtol=1e-8)
-    (ga, ta), (gb, tb) = both(simulate_generator_ridge, d=8, T0=4, T=20, sigma0_2=0.5, sigma2=0.5, steps=5,
-                              record=[0, 5], lams=[0.0, 1.0])
+    (ga, ta), (gb, tb) = both(
+        simulate_generator_ridge, d=8, T0=4, T=20, sigma0_2=0.5, sigma2=0.5, steps=5, record=[0, 5], lams=[0.0, 1.0]
+    )
     np.testing.assert_allclose(ga, gb, rtol=1e-8, atol=1e-14)
     np.testing.assert_allclose(ta, tb, rtol=1e-8)
     a, b = both(simulate_gaussian_chain, M=20, generations=50, d=2, mode="accumulate")

@@ -58,7 +58,9 @@ def test_ridge_limit_test_error_and_optimum():
     value = th.ridge_limit_test_error(2, 0.5, d=50, T=100, T0=53, w0_norm2=1.0, sigma2=1.0, sigma0_2=1.0)
     assert value == pytest.approx(bias + var + 2 * 25 * rho)  # 50/(53 − 51) = 25
     # clean data: the isotropic ridge optimum is λ* = σ² φ / ‖w₀‖²
-    assert th.ridge_optimal_lambda(0, d=50, T=100, T0=200, w0_norm2=1.0, sigma2=0.5, sigma0_2=1.0) == pytest.approx(0.25, rel=1e-4)
+    assert th.ridge_optimal_lambda(0, d=50, T=100, T0=200, w0_norm2=1.0, sigma2=0.5, sigma0_2=1.0) == pytest.approx(
+        0.25, rel=1e-4
+    )
     lam = th.ridge_optimal_lambda([0, 1, 10, 50], d=50, T=100, T0=200, w0_norm2=1.0, sigma2=0.5, sigma0_2=1.0)
     assert np.all(np.diff(lam) > 0)
 
@@ -81,9 +83,13 @@ def test_gaussian_replace_moments():
     assert th.gaussian_variance_var(2, 3, fit="unbiased") == pytest.approx(3.0)  # (1 + 1)² − 1
     assert th.gaussian_variance_var(1, 2, fit="mle") == pytest.approx(0.5)  # Var(χ²₁/2)
     assert th.gaussian_log_variance_mean(1, 3, fit="unbiased") == pytest.approx(-EULER)
-    assert th.gaussian_log_variance_mean(2, 3, fit="mle", sigma0_2=math.e) == pytest.approx(1 + 2 * (-EULER - math.log(1.5)))
+    assert th.gaussian_log_variance_mean(2, 3, fit="mle", sigma0_2=math.e) == pytest.approx(
+        1 + 2 * (-EULER - math.log(1.5))
+    )
     assert th.gaussian_sd_mean(2, 3, fit="unbiased") == pytest.approx(math.pi / 4)
-    assert th.gaussian_sd_mean(1, 3, fit="mle", sigma0_2=4.0) == pytest.approx(2 * math.sqrt(math.pi) / 2 * math.sqrt(2 / 3))
+    assert th.gaussian_sd_mean(1, 3, fit="mle", sigma0_2=4.0) == pytest.approx(
+        2 * math.sqrt(math.pi) / 2 * math.sqrt(2 / 3)
+    )
 
 
 def test_gaussian_mean_and_w2():
@@ -97,12 +103,15 @@ def test_gaussian_mean_and_w2():
 
 def test_gaussian_accumulate():
     assert th.gaussian_accumulate_variance_mean(2, 4, fit="mle") == pytest.approx(0.75 * 0.9375)
-    assert th.gaussian_accumulate_variance_mean([0, 1, 2], 4, fit="unbiased", sigma0_2=2.0) == pytest.approx([2, 2, 2 * 13 / 14])
+    assert th.gaussian_accumulate_variance_mean([0, 1, 2], 4, fit="unbiased", sigma0_2=2.0) == pytest.approx(
+        [2, 2, 2 * 13 / 14]
+    )
     assert th.gaussian_accumulate_variance_limit(4, fit="mle") == pytest.approx(2 / math.pi)
     far = th.gaussian_accumulate_variance_mean(100_000, 7, fit="unbiased")
     assert th.gaussian_accumulate_variance_limit(7, fit="unbiased") == pytest.approx(far, rel=1e-5)
     assert th.gaussian_accumulate_variance_mean(100_000, 7, fit="mle") == pytest.approx(
-        th.gaussian_accumulate_variance_limit(7, fit="mle"), rel=1e-5)
+        th.gaussian_accumulate_variance_limit(7, fit="mle"), rel=1e-5
+    )
 
 
 def test_gaussian_determinant():
@@ -110,7 +119,8 @@ def test_gaussian_determinant():
     assert th.gaussian_det_mean(1, 5, 2, fit="mle") == pytest.approx(4 / 5 * 3 / 5)
     assert th.gaussian_logdet_mean(1, 3, 1, fit="unbiased") == pytest.approx(-EULER)
     assert th.gaussian_logdet_mean(2, 6, 2, fit="mle", sigma0_2=math.e) == pytest.approx(
-        2 + 2 * (special.digamma(2.5) + special.digamma(2.0) + 2 * math.log(2) - 2 * math.log(6)))
+        2 + 2 * (special.digamma(2.5) + special.digamma(2.0) + 2 * math.log(2) - 2 * math.log(6))
+    )
 
 
 def test_gaussian_log_variance_distribution():
@@ -119,7 +129,9 @@ def test_gaussian_log_variance_distribution():
     # n = 2, M = 3: χ²₂/2 ~ Exp(1), P(E₁E₂ ≤ 1) = 1 − 2 K₁(2)
     assert th.gaussian_log_variance_cdf(0.0, 2, 3) == pytest.approx(1 - 2 * special.k1(2.0), abs=1e-7)
     assert th.gaussian_variance_median(1, 10) == pytest.approx(stats.chi2.median(9) / 9, rel=1e-8)
-    assert th.gaussian_variance_median(1, 10, fit="mle", sigma0_2=2.0) == pytest.approx(2 * stats.chi2.median(9) / 10, rel=1e-8)
+    assert th.gaussian_variance_median(1, 10, fit="mle", sigma0_2=2.0) == pytest.approx(
+        2 * stats.chi2.median(9) / 10, rel=1e-8
+    )
     assert th.gaussian_variance_median(0, 10, sigma0_2=3.0) == 3.0
 
 

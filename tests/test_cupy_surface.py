@@ -131,22 +131,35 @@ def _states(name, reps=3):
 
 CASES = {
     "simulate_path-srht": lambda b: linear.simulate_path(
-        _states("path"), n=16, points=[(6, 4), (12, 4), (16, 4), (5, 9)], sigma=1.0, sketch="srht", backend=b),
+        _states("path"), n=16, points=[(6, 4), (12, 4), (16, 4), (5, 9)], sigma=1.0, sketch="srht", backend=b
+    ),
     "simulate_path-gaussian-spectrum": lambda b: linear.simulate_path(
-        _states("path-g"), n=12, points=[(5, 4), (12, 4), (4, 8)], sigma=0.5, sketch="gaussian",
-        spectrum=lambda q: linear.interleaved_spectrum(q, 2.0, 1.0), backend=b),
+        _states("path-g"),
+        n=12,
+        points=[(5, 4), (12, 4), (4, 8)],
+        sigma=0.5,
+        sketch="gaussian",
+        spectrum=lambda q: linear.interleaved_spectrum(q, 2.0, 1.0),
+        backend=b,
+    ),
     "simulate_path-countsketch": lambda b: linear.simulate_path(
-        _states("path-c"), n=12, points=[(5, 4), (8, 4)], sigma=0.5, sketch="countsketch", backend=b),
+        _states("path-c"), n=12, points=[(5, 4), (8, 4)], sigma=0.5, sketch="countsketch", backend=b
+    ),
     "simulate_path-none": lambda b: linear.simulate_path(
-        _states("path-n"), n=10, points=[(10, 4), (10, 14)], sigma=0.5, sketch="none", backend=b),
+        _states("path-n"), n=10, points=[(10, 4), (10, 14)], sigma=0.5, sketch="none", backend=b
+    ),
     "simulate_sketched-haar-ridge": lambda b: linear.simulate_sketched(
-        _states("sk"), n=12, p=5, m=7, alpha=1.0, sigma=0.5, sketch="haar", ridge=0.1, backend=b),
+        _states("sk"), n=12, p=5, m=7, alpha=1.0, sigma=0.5, sketch="haar", ridge=0.1, backend=b
+    ),
     "simulate_sketched-countsketch": lambda b: linear.simulate_sketched(
-        _states("sk-c"), n=12, p=5, m=7, alpha=1.0, sigma=0.5, sketch="countsketch", backend=b),
+        _states("sk-c"), n=12, p=5, m=7, alpha=1.0, sigma=0.5, sketch="countsketch", backend=b
+    ),
     "simulate_validated": lambda b: linear.simulate_validated(
-        _states("val"), n=16, p=6, alpha=1.0, sigma=0.5, n_val=5, candidates=[3, 6, 10, 16], oracle_m=6, backend=b),
+        _states("val"), n=16, p=6, alpha=1.0, sigma=0.5, n_val=5, candidates=[3, 6, 10, 16], oracle_m=6, backend=b
+    ),
     "simulate_krr-eigen": lambda b: krr.simulate_krr(
-        _states("krr"), n=20, s=1.0, lams=[1e-3, 1e-1], sigma=0.5, solver="eigen", backend=b),
+        _states("krr"), n=20, s=1.0, lams=[1e-3, 1e-1], sigma=0.5, solver="eigen", backend=b
+    ),
 }
 
 

@@ -124,13 +124,26 @@ def _cmd(*args):
 
 
 def _run_args(out, pause=0.0, *extra, reps=REPS):
-    return ["run", STUDY, "--backend", "numpy", "--reps", reps, "--set", f"pause={pause}", "--out", out,
-            "--no-progress", *extra]
+    return [
+        "run",
+        STUDY,
+        "--backend",
+        "numpy",
+        "--reps",
+        reps,
+        "--set",
+        f"pause={pause}",
+        "--out",
+        out,
+        "--no-progress",
+        *extra,
+    ]
 
 
 def _start(out, pause, *extra, **popen):
-    return subprocess.Popen(_cmd(*_run_args(out, pause, *extra)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **popen)
+    return subprocess.Popen(
+        _cmd(*_run_args(out, pause, *extra)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )
 
 
 def _wait_for_checkpoints(out, count, proc, timeout=60):
@@ -224,8 +237,15 @@ def reference(tmp_path_factory):
             out = tmp_path_factory.mktemp("reference")
             with pytest.MonkeyPatch.context() as mp:
                 mp.setattr(demo_studies, "time", types.SimpleNamespace(sleep=lambda s: None))
-                run_study(STUDY, backend="numpy", reps=REPS, seed=seed, overrides={"pause": float(pause)},
-                          out=out, progress=False)
+                run_study(
+                    STUDY,
+                    backend="numpy",
+                    reps=REPS,
+                    seed=seed,
+                    overrides={"pause": float(pause)},
+                    out=out,
+                    progress=False,
+                )
             cache[pause, seed] = _final(out)
         return cache[pause, seed]
 
@@ -263,8 +283,9 @@ def _fsize_limit(limit):
 def test_file_size_limit_is_one_line_and_keeps_checkpoints(tmp_path, capsys, reference, limit, kept):
     """RLIMIT_FSIZE (EFBIG; CPython ignores SIGXFSZ): checkpoints are ~14 kB, the final .nc ~26 kB."""
     out = tmp_path / "out"
-    proc = subprocess.run(_cmd(*_run_args(out)), capture_output=True, text=True, timeout=300,
-                          preexec_fn=_fsize_limit(limit))
+    proc = subprocess.run(
+        _cmd(*_run_args(out)), capture_output=True, text=True, timeout=300, preexec_fn=_fsize_limit(limit)
+    )
     assert proc.returncode == 2, proc.stderr
     _assert_one_line_error(proc.stderr, r"File too large")
     folder = out / STUDY
@@ -303,8 +324,11 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
-@pytest.mark.parametrize("free,kept_range", [(0, (0, 0)), (40_000, (1, UNITS - 1)), (18 * 16_384 + 12_288, (UNITS, UNITS))],
-                         ids=["full", "mid-checkpoints", "at-final-write"])
+@pytest.mark.parametrize(
+    "free,kept_range",
+    [(0, (0, 0)), (40_000, (1, UNITS - 1)), (18 * 16_384 + 12_288, (UNITS, UNITS))],
+    ids=["full", "mid-checkpoints", "at-final-write"],
+)
 def test_full_disk_is_one_line_and_resumes(small_disk, capsys, reference, free, kept_range):
     """A 2 MiB tmpfs filled to leave ``free`` bytes: checkpoints take 4 pages (16 kB) each."""
     out = small_disk.path / "out"
@@ -547,8 +571,19 @@ def dask_cluster(tmp_path):
     log = open(tmp_path / "dask.log", "w")
     info = tmp_path / "scheduler.json"
     scheduler = subprocess.Popen(
-        [_dask_bin(), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            _dask_bin(),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(info),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     procs.append(scheduler)
     deadline = time.time() + 60
@@ -559,8 +594,19 @@ def dask_cluster(tmp_path):
 
     def worker():
         proc = subprocess.Popen(
-            [_dask_bin(), "worker", address, "--no-nanny", "--nthreads", "1", "--no-dashboard", "--death-timeout", "20"],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                _dask_bin(),
+                "worker",
+                address,
+                "--no-nanny",
+                "--nthreads",
+                "1",
+                "--no-dashboard",
+                "--death-timeout",
+                "20",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         procs.append(proc)
         return proc
@@ -572,7 +618,9 @@ def dask_cluster(tmp_path):
             client.wait_for_workers(n, timeout=60)
 
     try:
-        yield types.SimpleNamespace(address=address, scheduler=scheduler, worker=worker, wait_for_workers=wait_for_workers)
+        yield types.SimpleNamespace(
+            address=address, scheduler=scheduler, worker=worker, wait_for_workers=wait_for_workers
+        )
     finally:
         for proc in procs:
             _kill(proc)
@@ -607,8 +655,9 @@ def test_dask_lost_worker_is_retried_and_losing_all_ends_in_bounded_time(tmp_pat
     assert kept >= before + 3
     dask_cluster.worker()
     dask_cluster.wait_for_workers(1)
-    rerun = subprocess.run(_cmd(*_run_args(out, 0.4, "--dask", dask_cluster.address)), capture_output=True, text=True,
-                           timeout=300, env=env)
+    rerun = subprocess.run(
+        _cmd(*_run_args(out, 0.4, "--dask", dask_cluster.address)), capture_output=True, text=True, timeout=300, env=env
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert _reused(rerun.stdout) == kept
     xr.testing.assert_identical(_final(out), reference(0.4))
@@ -680,26 +729,55 @@ BAD_INPUTS = [
     ("memory-reps", ["run", "collapse-gaussian", *Q, "--reps", "1000000000000"], MEMORY + r"|reps", None),
     ("memory-reps-demo", ["run", STUDY, *Q, "--reps", "1000000000000"], MEMORY + r"|reps", None),
     ("memory-reps-1e9", ["run", "collapse-gaussian", *Q, "--reps", "1000000000"], MEMORY, None),
-    ("memory-reps-1e8-grid", ["run", STUDY, "--backend", "numpy", "--reps", "100000000", "--set", "scale=" + ",".join(
-        str(i) for i in range(1, 201))], MEMORY, None),
+    (
+        "memory-reps-1e8-grid",
+        [
+            "run",
+            STUDY,
+            "--backend",
+            "numpy",
+            "--reps",
+            "100000000",
+            "--set",
+            "scale=" + ",".join(str(i) for i in range(1, 201)),
+        ],
+        MEMORY,
+        None,
+    ),
     ("overflow-sigma0_2", ["run", "collapse-gaussian", *Q, "--set", "sigma0_2=1e308"], r"sigma0_2", None),
     ("duplicate-M", ["run", "collapse-gaussian", *Q, "--set", "M=10,10"], DUP, None),
     ("duplicate-mode", ["run", "collapse-gaussian", *Q, "--set", "mode=replace,replace"], DUP, None),
     ("duplicate-prior", ["run", "varts-prior", *Q, "--set", "prior=correct,correct"], DUP, None),
     ("duplicate-scale-spelled-differently", ["run", STUDY, *Q, "--set", "scale=1,1.0"], DUP, None),
     ("varts-regret-horizon-1", ["run", "varts-regret", *Q, "--set", "horizon=1"], r"horizon", None),
-    ("irl-discount-gamma-0", ["run", "irl-discount", *Q, "--set", "gamma_true=0", "--set", "gamma_assumed=0"],
-     r"gamma", None),
+    (
+        "irl-discount-gamma-0",
+        ["run", "irl-discount", *Q, "--set", "gamma_true=0", "--set", "gamma_assumed=0"],
+        r"gamma",
+        None,
+    ),
     ("seed-2**128", ["run", STUDY, *Q, "--seed", TWO128], r"seed", None),
     ("seed-2**200", ["run", STUDY, *Q, "--seed", str(2**200)], r"seed", None),
     ("dask-not-an-address", ["run", STUDY, *Q, "--dask", "not an address"], r"--dask", None),
     ("dask-bad-scheme", ["run", STUDY, *Q, "--dask", "foo://127.0.0.1:1"], r"--dask", None),
-    ("dask-timeout-not-a-number", ["run", STUDY, *Q, "--dask", "127.0.0.1:9"], r"SIMKIT_DASK_TIMEOUT",
-     _setenv("SIMKIT_DASK_TIMEOUT", "soon")),
-    ("dask-timeout-zero", ["run", STUDY, *Q, "--dask", "127.0.0.1:9"], r"SIMKIT_DASK_TIMEOUT",
-     _setenv("SIMKIT_DASK_TIMEOUT", "0")),
-    ("dask-timeout-nan", ["run", STUDY, *Q, "--dask", "127.0.0.1:9"], r"SIMKIT_DASK_TIMEOUT",
-     _setenv("SIMKIT_DASK_TIMEOUT", "nan")),
+    (
+        "dask-timeout-not-a-number",
+        ["run", STUDY, *Q, "--dask", "127.0.0.1:9"],
+        r"SIMKIT_DASK_TIMEOUT",
+        _setenv("SIMKIT_DASK_TIMEOUT", "soon"),
+    ),
+    (
+        "dask-timeout-zero",
+        ["run", STUDY, *Q, "--dask", "127.0.0.1:9"],
+        r"SIMKIT_DASK_TIMEOUT",
+        _setenv("SIMKIT_DASK_TIMEOUT", "0"),
+    ),
+    (
+        "dask-timeout-nan",
+        ["run", STUDY, *Q, "--dask", "127.0.0.1:9"],
+        r"SIMKIT_DASK_TIMEOUT",
+        _setenv("SIMKIT_DASK_TIMEOUT", "nan"),
+    ),
     ("nc-is-a-folder", ["run", STUDY, *Q], rf"{STUDY}\.nc", _mkdir(f"{STUDY}/{STUDY}.nc")),
     ("png-is-a-folder", ["run", STUDY, *Q], rf"{STUDY}\.png", _mkdir(f"{STUDY}/{STUDY}.png")),
     ("pdf-is-a-folder", ["run", STUDY, *Q], rf"{STUDY}\.pdf", _mkdir(f"{STUDY}/{STUDY}.pdf")),
@@ -827,8 +905,21 @@ def test_plot_refuses_an_incomplete_or_foreign_result(capsys, tmp_path, saved_re
 def test_overflowing_temperature_leaves_no_checkpoints(capsys, tmp_path):
     """irl-temperature with temperature=1e300: one line, exit 2, and no ``.checkpoints/`` left."""
     out = tmp_path / "out"
-    status, _, err = _call(capsys, "run", "irl-temperature", "--quick", "--reps", "2", "--backend", "numpy",
-                           "--set", "temperature=1e300", "--out", out, "--no-progress")
+    status, _, err = _call(
+        capsys,
+        "run",
+        "irl-temperature",
+        "--quick",
+        "--reps",
+        "2",
+        "--backend",
+        "numpy",
+        "--set",
+        "temperature=1e300",
+        "--out",
+        out,
+        "--no-progress",
+    )
     assert status == 2, err
     _assert_one_line_error(err)
     assert not (out / "irl-temperature" / ".checkpoints").exists()
@@ -838,8 +929,12 @@ def test_overflowing_temperature_leaves_no_checkpoints(capsys, tmp_path):
 def test_stale_temporaries_of_a_killed_write_are_removed(capsys, tmp_path, good_checkpoints):
     """What SIGKILL during the final writes leaves (``.STUDY.nc.*.tmp`` etc.) the next run removes."""
     out, folder = _plant(tmp_path, good_checkpoints)
-    stale = [out / STUDY / f".{STUDY}.nc.k1ll3d.tmp", out / STUDY / f".{STUDY}.png.abc123.tmp",
-             out / STUDY / f".{STUDY}.pdf.zz9.tmp", folder / f".{good_checkpoints[0].units[0].filename()}.x1.tmp"]
+    stale = [
+        out / STUDY / f".{STUDY}.nc.k1ll3d.tmp",
+        out / STUDY / f".{STUDY}.png.abc123.tmp",
+        out / STUDY / f".{STUDY}.pdf.zz9.tmp",
+        folder / f".{good_checkpoints[0].units[0].filename()}.x1.tmp",
+    ]
     for path in stale:
         path.write_bytes(b"\x89HDF\r\n partial")
     status, stdout, err = _call(capsys, *_run_args(out))
@@ -851,8 +946,9 @@ def test_stale_temporaries_of_a_killed_write_are_removed(capsys, tmp_path, good_
 def test_seed_beyond_int64_is_a_valid_run_or_one_line(capsys, tmp_path):
     """2**64 fits the seed's SeedSequence but not a NetCDF integer attribute: never a traceback."""
     out = tmp_path / "out"
-    status, _, err = _call(capsys, "run", STUDY, "--quick", "--backend", "numpy", "--seed", 2**64, "--out", out,
-                           "--no-progress")
+    status, _, err = _call(
+        capsys, "run", STUDY, "--quick", "--backend", "numpy", "--seed", 2**64, "--out", out, "--no-progress"
+    )
     if status == 0:
         assert read_dataset(out / STUDY / f"{STUDY}.nc").attrs["seed"] in (2**64, str(2**64))
     else:
@@ -938,10 +1034,14 @@ def test_a_killed_pool_worker_is_one_line(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig,status,extra", [
-    (signal.SIGINT, 130, []),
-    (signal.SIGTERM, 143, ["--workers", "2"]),
-], ids=["SIGINT", "SIGTERM-workers"])
+@pytest.mark.parametrize(
+    "sig,status,extra",
+    [
+        (signal.SIGINT, 130, []),
+        (signal.SIGTERM, 143, ["--workers", "2"]),
+    ],
+    ids=["SIGINT", "SIGTERM-workers"],
+)
 def test_signal_ends_the_run_quickly_with_a_resume_hint(tmp_path, sig, status, extra):
     out = tmp_path / "out"
     proc = _start(out, 0.3, *extra, start_new_session=True)  # its own process group, as a terminal's job
@@ -970,18 +1070,26 @@ def test_signal_ends_the_run_quickly_with_a_resume_hint(tmp_path, sig, status, e
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command,reader", [
-    ("list", "head -1"),
-    ("list", "true"),
-    ("run", "true"),
-], ids=["list|head-1", "list|true", "run|true"])
+@pytest.mark.parametrize(
+    "command,reader",
+    [
+        ("list", "head -1"),
+        ("list", "true"),
+        ("run", "true"),
+    ],
+    ids=["list|head-1", "list|true", "run|true"],
+)
 def test_closed_stdout_ends_quietly(tmp_path, command, reader):
     """``| true`` closes the pipe before anything is written: harsher than ``| head -1``, which may read
     all of a run's few buffered lines before it exits (the issue's ``simkit run ... | head -1``)."""
     args = ["list"] if command == "list" else _run_args(tmp_path / "out", 0.0, "--quick")
     line = " ".join(map(str, _cmd(*args)))
-    done = subprocess.run(["bash", "-c", f"{line} 2>'{tmp_path / 'err'}' | {reader}; exit ${{PIPESTATUS[0]}}"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["bash", "-c", f"{line} 2>'{tmp_path / 'err'}' | {reader}; exit ${{PIPESTATUS[0]}}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     err = (tmp_path / "err").read_text()
     assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err, err
     assert done.returncode in (0, 141), (done.returncode, err)
@@ -1070,17 +1178,51 @@ if st is None:
 
 else:
     _TEXT = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
-    _NAMES = st.one_of(st.sampled_from(["scale", "mode", "n", "pause", " n ", "N", "bogus", "", "scale "]),
-                       st.text(_TEXT, max_size=6))
+    _NAMES = st.one_of(
+        st.sampled_from(["scale", "mode", "n", "pause", " n ", "N", "bogus", "", "scale "]), st.text(_TEXT, max_size=6)
+    )
     _NUMBER = st.one_of(
-        st.integers(-10, 10**6).map(str), st.floats(allow_nan=True, allow_infinity=True).map(repr),
-        st.sampled_from(["1e308", "1e309", "-0", "0x10", "1_000", "１０", "٣", " 3 ", "3.", ".5", "nan", "-inf", "a", "b",
-                         "true", "", " ", "9" * 5000]),
+        st.integers(-10, 10**6).map(str),
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.sampled_from(
+            [
+                "1e308",
+                "1e309",
+                "-0",
+                "0x10",
+                "1_000",
+                "１０",
+                "٣",
+                " 3 ",
+                "3.",
+                ".5",
+                "nan",
+                "-inf",
+                "a",
+                "b",
+                "true",
+                "",
+                " ",
+                "9" * 5000,
+            ]
+        ),
         st.text(_TEXT, max_size=8),
     )
     _VALUES = st.lists(_NUMBER, min_size=1, max_size=3).map(",".join)
-    _VALID = st.sampled_from(["scale=1", "scale=0.5, 2", "scale=3,1", "mode=a", "mode=b,a", "n=3", " n = 7 ", "pause=0",
-                              "scale=1e-300", "n=1"])
+    _VALID = st.sampled_from(
+        [
+            "scale=1",
+            "scale=0.5, 2",
+            "scale=3,1",
+            "mode=a",
+            "mode=b,a",
+            "n=3",
+            " n = 7 ",
+            "pause=0",
+            "scale=1e-300",
+            "n=1",
+        ]
+    )
     _ITEM = st.one_of(_VALID, _VALID, _VALID, st.tuples(_NAMES, _VALUES).map("=".join), st.text(_TEXT, max_size=10))
 
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -109,7 +109,9 @@ def _texts(fig):
         if not ax.get_visible():
             continue
         for key in ("left", "center", "right"):
-            add(getattr(ax, {"left": "_left_title", "center": "title", "right": "_right_title"}[key]), f"axes {i} title")
+            add(
+                getattr(ax, {"left": "_left_title", "center": "title", "right": "_right_title"}[key]), f"axes {i} title"
+            )
         if ax.axison:
             add(ax.xaxis.label, f"axes {i} xlabel")
             add(ax.yaxis.label, f"axes {i} ylabel")
@@ -154,8 +156,12 @@ def _densify(xy, step=2.0):
 def _inside(points, box, margin=1.0):
     if len(points) == 0:
         return np.zeros(0, bool)
-    return ((points[:, 0] > box.x0 + margin) & (points[:, 0] < box.x1 - margin)
-            & (points[:, 1] > box.y0 + margin) & (points[:, 1] < box.y1 - margin))
+    return (
+        (points[:, 0] > box.x0 + margin)
+        & (points[:, 0] < box.x1 - margin)
+        & (points[:, 1] > box.y0 + margin)
+        & (points[:, 1] < box.y1 - margin)
+    )
 
 
 def _clip(points, ax):
@@ -214,7 +220,7 @@ def _gid_vars(artist, kind):
     gid = (artist.get_gid() or "").split("@")[0]
     if not gid.startswith(kind + ":"):
         return set()
-    return {v for v in gid[len(kind) + 1:].split(",") if v}
+    return {v for v in gid[len(kind) + 1 :].split(",") if v}
 
 
 def _series(artist):
@@ -295,8 +301,12 @@ def test_every_prediction_is_drawn_visibly_above_the_simulation(rendered):
                     why = f"theory:{var} (zorder {a.get_zorder()}) is not above the simulation (zorder {top})"
                     continue
                 mine = _rgb(a)
-                if isinstance(a, Line2D) and a.get_linestyle() not in ("None", "none") and mine is not None and any(
-                        np.allclose(mine[0], c[0], atol=0.02) for c in sim_colors):
+                if (
+                    isinstance(a, Line2D)
+                    and a.get_linestyle() not in ("None", "none")
+                    and mine is not None
+                    and any(np.allclose(mine[0], c[0], atol=0.02) for c in sim_colors)
+                ):
                     why = f"theory:{var} has the colour of a simulation line under it"
                     continue
                 ok = True
@@ -366,8 +376,11 @@ def test_no_line_crosses_a_singularity(rendered):
     study, ds, fig = rendered
     problems = []
     for i, ax in enumerate(fig.axes):
-        poles = [(float(np.asarray(line.get_xdata())[0]), _series(line)) for line in ax.get_lines()
-                 if (line.get_gid() or "").split("@")[0] == "singularity"]
+        poles = [
+            (float(np.asarray(line.get_xdata())[0]), _series(line))
+            for line in ax.get_lines()
+            if (line.get_gid() or "").split("@")[0] == "singularity"
+        ]
         if not poles:
             continue
         for line in ax.get_lines():
@@ -385,7 +398,9 @@ def test_no_line_crosses_a_singularity(rendered):
                 side = np.sign(x - x0)
                 cross = ok[:-1] & ok[1:] & (side[:-1] * side[1:] < 0)
                 if cross.any():
-                    problems.append(f"axes {i}: {gid} joins x={x[:-1][cross][0]:g} and x={x[1:][cross][0]:g} across {x0:g}")
+                    problems.append(
+                        f"axes {i}: {gid} joins x={x[:-1][cross][0]:g} and x={x[1:][cross][0]:g} across {x0:g}"
+                    )
         for coll in ax.collections:
             if not isinstance(coll, PolyCollection) or not (coll.get_gid() or "").startswith(("sim:", "theory:")):
                 continue
@@ -401,7 +416,8 @@ def test_no_line_crosses_a_singularity(rendered):
 
 _SPELLED = re.compile(
     r"(?<![A-Za-z])(alpha|beta|gamma|delta|Delta|zeta|eta|theta|kappa|lambda|mu|sigma|tau|phi|psi|Gamma|Psi|Phi)"
-    r"(?![A-Za-z])|\^\d|_hat|\bsqrt\(|\|\|")
+    r"(?![A-Za-z])|\^\d|_hat|\bsqrt\(|\|\|"
+)
 
 
 def test_symbols_are_mathtext_not_spelled_out(rendered):

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import xarray as xr
 from scipy import stats
+from simkit.kernels import rng as krng
+from simkit.kernels.targets import compiled
+from stream_kernels import fill_normal_kernel
 
 from simkit import checks as ck
 from simkit.errors import ParameterError, ParameterTypeError
-from simkit.kernels import rng as krng
-from stream_kernels import fill_normal_kernel
-
-from simkit.kernels.targets import compiled
 from simkit.rng import Stream, rep_states, stable_key
 from simkit.stats import loglog_slope, summarize
 from simkit.study import Param
@@ -66,7 +65,11 @@ class TestSeeding:
 
     def test_streams_differ_by_seed_cell_and_study(self):
         base = rep_states(1, "s", {"x": 1}, 2)
-        for other in (rep_states(2, "s", {"x": 1}, 2), rep_states(1, "t", {"x": 1}, 2), rep_states(1, "s", {"x": 2}, 2)):
+        for other in (
+            rep_states(2, "s", {"x": 1}, 2),
+            rep_states(1, "t", {"x": 1}, 2),
+            rep_states(1, "s", {"x": 2}, 2),
+        ):
             assert not np.array_equal(base, other)
         assert not np.array_equal(base[0], base[1])
 
@@ -123,7 +126,6 @@ class TestTargets:
             assert np.allclose(res, ref, rtol=1e-12)
 
 
-
 class TestStats:
     def test_summarize_by_hand(self):
         da = xr.DataArray([[1.0, 2.0, 3.0, 6.0], [0.0, 0.0, np.nan, 3.0]], dims=("x", "rep"))
@@ -178,8 +180,10 @@ class TestSkewCorrectedChecks:
         from simkit import checks as ck
 
         sim = xr.DataArray(data, dims=("point", "rep"))
-        return sum(ck.within_mc_error("x", sim[i : i + 1], xr.DataArray([theory], dims="point"), rel=0.0, z=4.0,
-                                      **kw).failed for i in range(sim.sizes["point"]))
+        return sum(
+            ck.within_mc_error("x", sim[i : i + 1], xr.DataArray([theory], dims="point"), rel=0.0, z=4.0, **kw).failed
+            for i in range(sim.sizes["point"])
+        )
 
     def test_chi2_sample_means_do_not_raise_excess_false_alarms(self):
         # 4000 correct simulations of a χ²₁ statistic (E = 1) with 150 replications each: the

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from simkit.kernels.targets import compiled
 from stream_kernels import fill_normal_kernel
 
-from simkit.kernels.targets import compiled
 from simkit.rng import Stream, rep_states
 
 pytestmark = pytest.mark.gpu

@@ -20,14 +20,21 @@ import pytest
 pytest.importorskip("numba_cuda", reason="numba-cuda (the test extra) is needed to compile CUDA kernels")
 
 ENV = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-ROW = re.compile(r"^\| (\S+) \| (sm_\d+) \| (\d+|-) \| (\d+) / (\d+) \| (\d+|-) \| (\d+|-) \| (\d+) \| ([\d.]+)% \| (.*?) \| (.*) \|$")
+ROW = re.compile(
+    r"^\| (\S+) \| (sm_\d+) \| (\d+|-) \| (\d+) / (\d+) \| (\d+|-) \| (\d+|-) \| (\d+) \| ([\d.]+)% \| (.*?) \| (.*) \|$"
+)
 
 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu-compile") / "table.md"
-    proc = subprocess.run([sys.executable, "-m", "simkit.gpucheck", "--compile-only", "--output", str(out)],
-                          capture_output=True, text=True, env=ENV, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "simkit.gpucheck", "--compile-only", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=900,
+    )
     return proc, out.read_text() if out.exists() else ""
 
 
@@ -50,10 +57,17 @@ def test_every_kernel_compiles_for_both_architectures_without_spills(table):
         assert 0 < int(regs) <= 255 and 0 < float(occ) <= 100 and int(block) in (64, 128)
         assert studies, kernel
         seen.setdefault(kernel, set()).add(arch)
-    expected = {"bandits_karmed.karmed_cuda", "bandits_linear.linear_cuda", "collapse_gaussian.gaussian_chain_cuda",
-                "collapse_kde.kde_chain_cuda", "collapse_linear.linear_chain_cuda",
-                "collapse_generator.generator_ridge_cuda", "irl_bellman.bellman_cuda",
-                "regression_markov.markov_krr_cuda", "regression_fwht.fwht_cuda"}
+    expected = {
+        "bandits_karmed.karmed_cuda",
+        "bandits_linear.linear_cuda",
+        "collapse_gaussian.gaussian_chain_cuda",
+        "collapse_kde.kde_chain_cuda",
+        "collapse_linear.linear_chain_cuda",
+        "collapse_generator.generator_ridge_cuda",
+        "irl_bellman.bellman_cuda",
+        "regression_markov.markov_krr_cuda",
+        "regression_fwht.fwht_cuda",
+    }
     assert expected <= set(seen)
     assert all(archs == {"sm_80", "sm_90"} for archs in seen.values()), seen
     for kernel in seen:  # every kernel above 64 registers says why
@@ -113,12 +127,14 @@ def test_a_kernel_only_the_simulator_accepts_fails(tmp_path):
 def test_parse_ptxas_and_occupancy():
     from simkit.gpucheck import occupancy, parse_ptxas
 
-    text = ("ptxas info    : Compiling entry function '_Z1kv' for 'sm_90'\n"
-            "ptxas info    : Function properties for _Z1kv\n"
-            "    40 bytes stack frame, 8 bytes spill stores, 4 bytes spill loads\n"
-            "ptxas info    : Used 72 registers, used 0 barriers, 40 bytes cumulative stack size, 512 bytes smem\n"
-            "ptxas info    : Function properties for __internal_accurate_pow\n"
-            "    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n")
+    text = (
+        "ptxas info    : Compiling entry function '_Z1kv' for 'sm_90'\n"
+        "ptxas info    : Function properties for _Z1kv\n"
+        "    40 bytes stack frame, 8 bytes spill stores, 4 bytes spill loads\n"
+        "ptxas info    : Used 72 registers, used 0 barriers, 40 bytes cumulative stack size, 512 bytes smem\n"
+        "ptxas info    : Function properties for __internal_accurate_pow\n"
+        "    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n"
+    )
     assert parse_ptxas(text) == (72, 8, 4, 40, 512)
     # 72 registers -> 2304 per warp; 64-thread blocks (2 warps) -> 14 blocks -> 28 of 64 warps
     assert occupancy(72, 0, 64, (9, 0)) == pytest.approx(28 / 64)

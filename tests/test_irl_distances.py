@@ -97,8 +97,9 @@ def test_minimal_canonical_is_the_least_norm_member_of_the_class(problem):
     other = shaped(mdp.reward, phi, gamma) + delta
     assert np.allclose(minimal_canonical(other, mdp.transitions, gamma), c, atol=1e-8)
     # it is a member (same VAL canonical reward) with no larger norm than R or any shaped variant
-    assert np.allclose(val_canonical(c, mdp.transitions, gamma), val_canonical(mdp.reward, mdp.transitions, gamma),
-                       atol=1e-8)
+    assert np.allclose(
+        val_canonical(c, mdp.transitions, gamma), val_canonical(mdp.reward, mdp.transitions, gamma), atol=1e-8
+    )
     assert np.linalg.norm(c) <= min(np.linalg.norm(mdp.reward), np.linalg.norm(other)) + 1e-9
 
 
@@ -172,8 +173,10 @@ def test_batched_distances_match_one_by_one():
         assert batched.shape == (3,)
         assert np.allclose(batched, [starc_distance(r1[i], r2[i], tau[i], 0.9, c) for i in range(3)])
     assert np.allclose(epic_distance(r1, r2, tau, 0.9), [epic_distance(r1[i], r2[i], tau[i], 0.9) for i in range(3)])
-    assert np.allclose(normalised_regret(r1, r2, tau, 0.9, backend="numba"),
-                       [normalised_regret(r1[i], r2[i], tau[i], 0.9) for i in range(3)])
+    assert np.allclose(
+        normalised_regret(r1, r2, tau, 0.9, backend="numba"),
+        [normalised_regret(r1[i], r2[i], tau[i], 0.9) for i in range(3)],
+    )
 
 
 def test_zero_reward_convention():

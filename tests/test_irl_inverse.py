@@ -84,8 +84,9 @@ def test_worst_case_reaches_but_never_exceeds_the_supremum(world, gamma_assumed,
     tau_a = mix_transitions(mdp.transitions, other, lam)
     pi = mce(1.0).policy(mdp.transitions, mdp.reward, 0.9)
     r_hat = mce_inverse(pi, tau_a, 1.0)
-    found = worst_case_starc(mdp.reward, r_hat, mdp.transitions, 0.9, tau_a, gamma_assumed,
-                             rng=np.random.default_rng(0), restarts=3)
+    found = worst_case_starc(
+        mdp.reward, r_hat, mdp.transitions, 0.9, tau_a, gamma_assumed, rng=np.random.default_rng(0), restarts=3
+    )
     sup = feasible_supremum(mdp.reward, r_hat, mdp.transitions, 0.9, tau_a, gamma_assumed)
     assert found.supremum == pytest.approx(sup)
     # The distance is sqrt((1 - g) / 2) of a cosine g: a rounding error δ in g becomes sqrt(δ / 2)
@@ -108,8 +109,9 @@ def test_worst_case_member_is_feasible(world):
     tau_a = mix_transitions(mdp.transitions, other, 0.1)
     pi = mce(1.0).policy(mdp.transitions, mdp.reward, 0.9)
     r_hat = mce_inverse(pi, tau_a, 1.0)
-    found = worst_case_starc(mdp.reward, r_hat, mdp.transitions, 0.9, tau_a, 0.85,
-                             rng=np.random.default_rng(1), restarts=2, bound=3.0)
+    found = worst_case_starc(
+        mdp.reward, r_hat, mdp.transitions, 0.9, tau_a, 0.85, rng=np.random.default_rng(1), restarts=2, bound=3.0
+    )
     assert np.allclose(np.sum(tau_a * found.redistribution, axis=-1), 0.0, atol=1e-9)
     assert np.allclose(mce(1.0).policy(tau_a, found.reward, 0.85), pi, atol=1e-7)
     assert found.distance > 0.5

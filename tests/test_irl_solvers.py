@@ -163,7 +163,8 @@ def test_real_gpu_kernel_and_cupy_array_code_match_numba():
     q_cpu, v_cpu = bellman(tau, rbar, 0.95, 1.0, tol=1e-10, backend="numba")
     q_gpu, v_gpu = bellman(tau, rbar, 0.95, 1.0, tol=1e-10, backend="cuda")
     assert np.allclose(q_gpu, q_cpu, atol=1e-9)
-    q_xp, v_xp, iters = bellman_xp(cupy.asarray(tau), cupy.asarray(rbar), 0.95, 1.0, 1e-10, 100_000,
-                                   cupy.zeros((64, 16)), cupy)
+    q_xp, v_xp, iters = bellman_xp(
+        cupy.asarray(tau), cupy.asarray(rbar), 0.95, 1.0, 1e-10, 100_000, cupy.zeros((64, 16)), cupy
+    )
     assert (iters > 0).all()
     assert np.allclose(cupy.asnumpy(q_xp), q_cpu, atol=1e-9) and np.allclose(cupy.asnumpy(v_xp), v_cpu, atol=1e-9)

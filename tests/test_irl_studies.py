@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from simkit.studies import irl_discount, irl_dynamics, irl_temperature, starc_regret
 
 from simkit.api import run_study
 from simkit.backends import cuda_available
 from simkit.rng import rep_states
-from simkit.studies import irl_discount, irl_dynamics, irl_temperature, starc_regret
 
 SMALL = {"n_states": 5, "n_actions": 2}
 CASES = {
@@ -34,7 +34,10 @@ def test_numba_agrees_with_numpy_and_replications_are_independent(name):
         x, y = a[var], b[var]
         if "irl_method" in x.dims and var != "starc":
             # the worst case maximises STARC; the maximiser is not unique, so only its STARC is compared
-            x, y = x.sel({"irl_method": x["irl_method"] != "worst_case"}), y.sel({"irl_method": y["irl_method"] != "worst_case"})
+            x, y = (
+                x.sel({"irl_method": x["irl_method"] != "worst_case"}),
+                y.sel({"irl_method": y["irl_method"] != "worst_case"}),
+            )
         assert np.allclose(x.values, y.values, atol=1e-5, equal_nan=True), var
         assert np.allclose(b[var].isel(rep=slice(0, 2)).values, c[var].values, atol=1e-12, equal_nan=True), var
     assert a.sizes["rep"] == 3
@@ -60,7 +63,12 @@ def test_temperature_quick_run_passes_its_checks():
 
 def test_discount_dataset_has_the_documented_dims_and_checks_run():
     result = run_study(
-        "irl-discount", quick=True, out=None, backend="numba", progress=False, reps=2,
+        "irl-discount",
+        quick=True,
+        out=None,
+        backend="numba",
+        progress=False,
+        reps=2,
         overrides={"gamma_true": [0.9], "gamma_assumed": [0.85, 0.89, 0.899, 0.9], "n_states": 6},
     )
     ds = result.dataset
@@ -74,8 +82,15 @@ def test_discount_dataset_has_the_documented_dims_and_checks_run():
 
 
 def test_dynamics_worst_case_is_maximal():
-    result = run_study("irl-dynamics", quick=True, out=None, backend="numba", progress=False, reps=2,
-                       overrides={"lam": [0.0, 0.01], "n_states": 6})
+    result = run_study(
+        "irl-dynamics",
+        quick=True,
+        out=None,
+        backend="numba",
+        progress=False,
+        reps=2,
+        overrides={"lam": [0.0, 0.01], "n_states": 6},
+    )
     worst = result.dataset["starc"].sel(irl_method="worst_case")
     assert float(worst.sel(lam=0.0).max()) <= 1e-9
     assert float(worst.sel(lam=0.01).min()) >= 0.99

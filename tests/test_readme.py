@@ -25,6 +25,7 @@ def test_readme_snippet_runs_from_the_repository_root():
     # `python -` reads the code from stdin as a pasted session would: sys.path[0] is the
     # current folder, the repository root, so the source folder simkit/ is what is imported
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SIMKIT_STUDIES")}
-    proc = subprocess.run([sys.executable, "-"], input=code, text=True, capture_output=True, cwd=ROOT, env=env,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-"], input=code, text=True, capture_output=True, cwd=ROOT, env=env, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -63,7 +63,9 @@ def test_target_series_and_norm():
     # T f* solves -g'' = f* with g(0) = g(1) = 0: check the second difference
     h = 1e-3
     g = krr.target_smoothed(np.array([0.4 - h, 0.4, 0.4 + h]), 0.3)
-    assert -(g[0] - 2 * g[1] + g[2]) / h**2 == pytest.approx(float(krr.target_values(np.array([0.4]), 0.3)[0]), rel=1e-4)
+    assert -(g[0] - 2 * g[1] + g[2]) / h**2 == pytest.approx(
+        float(krr.target_values(np.array([0.4]), 0.3)[0]), rel=1e-4
+    )
 
 
 @pytest.mark.parametrize("s", [1.0, 0.3])

@@ -69,8 +69,17 @@ def test_apply_sketches_backends_agree(backend):
     np.testing.assert_allclose(ref, dense, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind,m,p", [("gaussian", 12, 7), ("gaussian", 6, 9), ("haar", 10, 4), ("srht", 5, 8),
-                                      ("countsketch", 12, 7), ("countsketch", 6, 9)])
+@pytest.mark.parametrize(
+    "kind,m,p",
+    [
+        ("gaussian", 12, 7),
+        ("gaussian", 6, 9),
+        ("haar", 10, 4),
+        ("srht", 5, 8),
+        ("countsketch", 12, 7),
+        ("countsketch", 6, 9),
+    ],
+)
 def test_exact_risk_against_pinv_formulas(kind, m, p):
     n, sigma = 16, 1.5
     stream = _stream(11)
@@ -167,20 +176,23 @@ def test_numba_results_do_not_depend_on_thread_count():
         numba.set_num_threads(before)
     np.testing.assert_array_equal(one["risk"], many["risk"])
     # the NumPy Walsh–Hadamard transform rounds differently from the kernel (scaling order)
-    np.testing.assert_allclose(one["risk"], linear.simulate_sketched(states, **{**kw, "backend": "numpy"})["risk"],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        one["risk"], linear.simulate_sketched(states, **{**kw, "backend": "numpy"})["risk"], rtol=1e-12
+    )
 
 
 def test_validated_choice_and_nested_fits():
     states = rep_states(2, "test-regression", {"val": 1}, 3)
     cands = np.array([6, 12, 20, 30])
-    out = linear.simulate_validated(states, n=30, p=15, alpha=3.0, sigma=1.0, n_val=40, candidates=cands,
-                                    oracle_m=30, backend="numpy")
+    out = linear.simulate_validated(
+        states, n=30, p=15, alpha=3.0, sigma=1.0, n_val=40, candidates=cands, oracle_m=30, backend="numpy"
+    )
     assert set(out["m_hat"]) <= set(cands)
     # oracle m = n is the full-sample fit (an orthogonal sketch with m = n is a rotation)
     np.testing.assert_allclose(out["risk"][:, 1], out["risk"][:, 2], rtol=1e-8)
-    other = linear.simulate_validated(states, n=30, p=15, alpha=3.0, sigma=1.0, n_val=40, candidates=cands,
-                                      oracle_m=30, backend="numba")
+    other = linear.simulate_validated(
+        states, n=30, p=15, alpha=3.0, sigma=1.0, n_val=40, candidates=cands, oracle_m=30, backend="numba"
+    )
     np.testing.assert_allclose(other["risk"], out["risk"], rtol=1e-9)
     rng = np.random.default_rng(0)
     for n, p in ((20, 35), (20, 12)):
@@ -291,14 +303,17 @@ def test_countsketch_path_draws_one_sketch_per_size(correlated):
         stream = Stream(state.copy())
         x = stream.normal((n, p))
         g = stream.normal((p,))
-        mats = {m: sketches.sketch_matrix(sketches.draw_sketch("countsketch", m, n, stream), n)
-                for m in sorted({m for m, _ in points})}
+        mats = {
+            m: sketches.sketch_matrix(sketches.draw_sketch("countsketch", m, n, stream), n)
+            for m in sorted({m for m, _ in points})
+        }
         for k, (m, q) in enumerate(points):
             spec = None if spectrum is None else spectrum(q)
             xq = x[:, :q] if spec is None else x[:, :q] * np.sqrt(spec)
             s = mats[m]
-            b, v = linear.exact_risk((s @ xq)[None], (g[:q] / np.sqrt(q))[None], 1.0, gram=(s @ s.T)[None],
-                                     spectrum=spec)
+            b, v = linear.exact_risk(
+                (s @ xq)[None], (g[:q] / np.sqrt(q))[None], 1.0, gram=(s @ s.T)[None], spectrum=spec
+            )
             assert out["bias"][r, k] == pytest.approx(b[0], rel=1e-10, abs=1e-12)
             assert out["variance"][r, k] == pytest.approx(v[0], rel=1e-10)
 
@@ -331,8 +346,7 @@ def test_nested_sketch_path_matches_svd_formula(sketch, correlated):
     sizes = [4, 13, 19, 20, 21, 30, 48]
     spectrum = (lambda q: linear.two_level_spectrum(q, 2.0, 1.0)) if correlated else None
     states = rep_states(3, "test-path", {"sketch": sketch}, 3)
-    out = linear.simulate_path(states, n=n, points=[(m, p) for m in sizes], sigma=1.0, sketch=sketch,
-                               spectrum=spectrum)
+    out = linear.simulate_path(states, n=n, points=[(m, p) for m in sizes], sigma=1.0, sketch=sketch, spectrum=spectrum)
     ref = _path_reference(states, n, [(m, p) for m in sizes], sketch, spectrum)
     np.testing.assert_allclose(out["bias"], ref[0], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(out["variance"], ref[1], rtol=1e-10)
@@ -343,11 +357,9 @@ def test_full_sample_path_over_nested_columns_matches_svd_formula(correlated):
     # identity and interleaved spectra nest (full_sample_path); the two-level one does not (per-p path)
     n = 24
     feats = [3, 12, 23, 24, 25, 31, 50, 80]
-    spectrum = None if correlated is None else (
-        lambda q: getattr(linear, f"{correlated}_spectrum")(q, 2.0, 1.0))
+    spectrum = None if correlated is None else (lambda q: getattr(linear, f"{correlated}_spectrum")(q, 2.0, 1.0))
     states = rep_states(4, "test-path", {"full": 1}, 3)
-    out = linear.simulate_path(states, n=n, points=[(n, q) for q in feats], sigma=2.0, sketch="none",
-                               spectrum=spectrum)
+    out = linear.simulate_path(states, n=n, points=[(n, q) for q in feats], sigma=2.0, sketch="none", spectrum=spectrum)
     ref = _path_reference(states, n, [(n, q) for q in feats], "none", spectrum)
     np.testing.assert_allclose(out["bias"], ref[0], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(out["variance"], 4.0 * ref[1], rtol=1e-10)
@@ -412,7 +424,6 @@ def test_path_on_a_real_gpu_matches_numpy(sketch):
     spectrum = lambda q: linear.interleaved_spectrum(q, 2.0, 1.0)  # noqa: E731
     states = rep_states(6, "test-path-gpu", {"sketch": sketch}, 5)
     ref = linear.simulate_path(states, n=n, points=points, sigma=1.0, sketch=sketch, spectrum=spectrum)
-    out = linear.simulate_path(states, n=n, points=points, sigma=1.0, sketch=sketch, spectrum=spectrum,
-                               backend="cuda")
+    out = linear.simulate_path(states, n=n, points=points, sigma=1.0, sketch=sketch, spectrum=spectrum, backend="cuda")
     np.testing.assert_allclose(out["bias"], ref["bias"], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(out["variance"], ref["variance"], rtol=1e-9)

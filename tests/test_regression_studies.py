@@ -38,8 +38,9 @@ def test_study_runs_and_dataset_is_documented(name):
 def test_sketched_risk_layout():
     from simkit.api import run_study
 
-    ds = run_study("sketched-risk", quick=True, reps=3, overrides=SMALL["sketched-risk"], out=None,
-                   progress=False, backend="numba").dataset
+    ds = run_study(
+        "sketched-risk", quick=True, reps=3, overrides=SMALL["sketched-risk"], out=None, progress=False, backend="numba"
+    ).dataset
     for var in ("risk", "bias", "variance"):
         assert ds[var].dims == ("alpha", "sketch", "psi", "rep")
     assert ds["risk_theory"].dims == ("alpha", "sketch", "psi")
@@ -54,12 +55,26 @@ def test_krr_rates_layout():
     assert ds["slope"].dims == ("s",) and ds["slope_theory"].dims == ("s",)
 
 
-@pytest.mark.parametrize("name,cell", [
-    ("sketched-risk", {"n": 16, "p": 6, "sigma": 1.0, "alpha": 2.0, "sketch": "srht", "psi": 0.5}),
-    ("sketched-correlated", {"n": 16, "p": 6, "sigma": 1.0, "alpha": 2.0, "sketch": "gaussian", "psi": 0.75,
-                             "eig_high": 2.0, "eig_low": 1.0}),
-    ("krr-rates", {"n": 40, "s": 0.3, "sigma": 0.5, "lambda_c": 1.0}),
-])
+@pytest.mark.parametrize(
+    "name,cell",
+    [
+        ("sketched-risk", {"n": 16, "p": 6, "sigma": 1.0, "alpha": 2.0, "sketch": "srht", "psi": 0.5}),
+        (
+            "sketched-correlated",
+            {
+                "n": 16,
+                "p": 6,
+                "sigma": 1.0,
+                "alpha": 2.0,
+                "sketch": "gaussian",
+                "psi": 0.75,
+                "eig_high": 2.0,
+                "eig_low": 1.0,
+            },
+        ),
+        ("krr-rates", {"n": 40, "s": 0.3, "sigma": 0.5, "lambda_c": 1.0}),
+    ],
+)
 @pytest.mark.backends("numba", "cuda")
 def test_backends_agree_on_one_cell(name, cell, backend):
     study = get_study(name)

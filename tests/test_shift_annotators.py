@@ -33,8 +33,13 @@ def test_theory_table(annotator):
 
 
 def test_bias_terms_and_compromise():
-    gap = {a: float((th.annotator_theory(10, a).density_limit - th.annotator_theory(10, a).density_truth)
-                    @ th.annotator_theory(10, a).bias_coef) for a in ("tempered-2", "tempered-0.5", "probit", "mixture")}
+    gap = {
+        a: float(
+            (th.annotator_theory(10, a).density_limit - th.annotator_theory(10, a).density_truth)
+            @ th.annotator_theory(10, a).bias_coef
+        )
+        for a in ("tempered-2", "tempered-0.5", "probit", "mixture")
+    }
     assert gap["tempered-2"] == pytest.approx(-1.401, abs=1e-3)
     assert gap["tempered-0.5"] == pytest.approx(-1.007, abs=1e-3)
     assert gap["probit"] == pytest.approx(0.135, abs=1e-3)
@@ -140,9 +145,13 @@ def test_newton_matches_generic_optimiser_including_separated_data():
 
     for b in range(w.shape[0]):
         wb = w[b]
-        res = minimize(lambda t, wb=wb: sim.bt_objective(t[None], wb[None])[0], np.zeros(K),
-                       jac=lambda t, wb=wb: grad(t, wb),
-                       method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 5000})
+        res = minimize(
+            lambda t, wb=wb: sim.bt_objective(t[None], wb[None])[0],
+            np.zeros(K),
+            jac=lambda t, wb=wb: grad(t, wb),
+            method="L-BFGS-B",
+            options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 5000},
+        )
         np.testing.assert_allclose(theta[b], res.x, atol=2e-5)
     np.testing.assert_allclose(theta.sum(axis=1), 0.0, atol=1e-12)
 
@@ -190,10 +199,17 @@ def test_mixture_ids_density_uses_known_weights():
     np.testing.assert_allclose(out["density"][0], 0.5 * softmax(theta, axis=2).sum(axis=1), atol=1e-15)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"K": 2}, "K must be"), ({"K": 51}, "K must be"), ({"annotator": "bogus"}, "annotator must be"),
-    ({"n": [100, 100]}, "strictly increasing"), ({"n": [0]}, "n must be"), ({"n": [2 * 10**9]}, "n must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"K": 2}, "K must be"),
+        ({"K": 51}, "K must be"),
+        ({"annotator": "bogus"}, "annotator must be"),
+        ({"n": [100, 100]}, "strictly increasing"),
+        ({"n": [0]}, "n must be"),
+        ({"n": [2 * 10**9]}, "n must be"),
+    ],
+)
 def test_bad_input(kwargs, match):
     args = {"K": 5, "annotator": "luce", "n": [10], **kwargs}
     with pytest.raises(ParameterError, match=match):
@@ -213,8 +229,15 @@ def test_study_bad_settings():
 def test_study_small_run():
     from simkit.api import run_study
 
-    res = run_study("preference-annotators", quick=True, reps=60, out=None, progress=False, backend="numba",
-                    overrides={"n": [100, 300, 10**4, 10**6]})
+    res = run_study(
+        "preference-annotators",
+        quick=True,
+        reps=60,
+        out=None,
+        progress=False,
+        backend="numba",
+        overrides={"n": [100, 300, 10**4, 10**6]},
+    )
     ds = res.dataset
     assert ds["kl_truth"].dims == ("annotator", "n", "rep") and ds["kl_projection"].dims == ("annotator", "n", "rep")
     assert ds["kl_truth_theory"].dims == ("annotator", "n")

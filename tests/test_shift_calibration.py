@@ -12,9 +12,12 @@ from simkit.shift_preferences import calibration_theory as th
 
 # spec S4 §4: (k, alpha) -> alpha(1 - 1/k), 1 - a1, ECE_inf, beta*
 TABLE = {
-    (2, 0.1): (0.050, 0.095, 0.04051, 2.588), (2, 0.3): (0.150, 0.255, 0.06633, 1.346),
-    (5, 0.2): (0.160, 0.288, 0.08469, 2.708), (10, 0.1): (0.090, 0.171, 0.06013, 4.234),
-    (10, 0.3): (0.270, 0.459, 0.09795, 2.860), (20, 0.2): (0.190, 0.342, 0.08489, 4.162),
+    (2, 0.1): (0.050, 0.095, 0.04051, 2.588),
+    (2, 0.3): (0.150, 0.255, 0.06633, 1.346),
+    (5, 0.2): (0.160, 0.288, 0.08469, 2.708),
+    (10, 0.1): (0.090, 0.171, 0.06013, 4.234),
+    (10, 0.3): (0.270, 0.459, 0.09795, 2.860),
+    (20, 0.2): (0.190, 0.342, 0.08489, 4.162),
     (20, 0.3): (0.285, 0.485, 0.09654, 3.594),
 }
 
@@ -162,7 +165,8 @@ def test_mixup_fallback_at_edges_and_gaps():
     coef = sim.mixup_coefficients(x, y, h, 2, backend="numpy")
     assert coef[3][0, 0].tolist() == [2, 2, 0, 2, 2]  # covering pairs per segment; segment 2 (0.10-0.35) uncovered
     at = lambda piece, z, near: sim.mixup_probabilities(  # noqa: E731
-        coef, x, np.array([[[piece]]]), np.array([[[z]]]), np.array([[[near]]]))[0, 0, 0]
+        coef, x, np.array([[[piece]]]), np.array([[[z]]]), np.array([[[near]]])
+    )[0, 0, 0]
     left_of_gap = at(2, 0.10 - 1e-12, True)  # limit from segment 1 at x = 0.10
     np.testing.assert_allclose(at(3, 0.12, True), left_of_gap, atol=1e-9)
     np.testing.assert_allclose(at(3, 0.30, False), at(4, 0.35 + 1e-12, False), atol=1e-9)
@@ -170,8 +174,9 @@ def test_mixup_fallback_at_edges_and_gaps():
     np.testing.assert_allclose(at(6, 0.49, True), at(5, 0.40 - 1e-12, True), atol=1e-9)
     # a cluster without any covered segment predicts 1/k
     far = sim.mixup_coefficients(np.array([[[0.0, 0.3]]]), np.array([[[0, 1]]]), 0.1, 2)
-    p = sim.mixup_probabilities(far, np.array([[[0.0, 0.3]]]), np.array([[[1]]]), np.array([[[0.1]]]),
-                                np.array([[[True]]]))
+    p = sim.mixup_probabilities(
+        far, np.array([[[0.0, 0.3]]]), np.array([[[1]]]), np.array([[[0.1]]]), np.array([[[True]]])
+    )
     np.testing.assert_allclose(p[0, 0, 0], [0.5, 0.5])
 
 
@@ -186,8 +191,13 @@ def test_mixup_target_is_unbiased():
     y = np.where(rng.random((draws, k, n)) < alpha, rng.integers(0, k, (draws, k, n)), np.arange(k)[None, :, None])
     xs = np.broadcast_to(xt, (draws, k, n)).copy()
     coef = sim.mixup_coefficients(xs, y, h, k, backend="numba")
-    acc = sim.mixup_probabilities(coef, xs, np.broadcast_to(piece, (draws, k, 1)), np.broadcast_to(zq, (draws, k, 1)),
-                                  np.ones((draws, k, 1), bool))[:, :, 0]
+    acc = sim.mixup_probabilities(
+        coef,
+        xs,
+        np.broadcast_to(piece, (draws, k, 1)),
+        np.broadcast_to(zq, (draws, k, 1)),
+        np.ones((draws, k, 1), bool),
+    )[:, :, 0]
     target = np.where(np.eye(k, dtype=bool), q, r)
     z = (acc.mean(0) - target) / (acc.std(0, ddof=1) / np.sqrt(draws))
     assert np.max(np.abs(z)) < 4.5
@@ -252,11 +262,18 @@ def test_simulation_exact_parts_and_backends():
     assert zero["ece"].max() < 1e-9
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"alpha": -0.1}, "alpha must be in"), ({"alpha": 1.0}, "alpha must be in"), ({"k": 1}, "k must be"),
-    ({"k": 2.5}, "k must be"), ({"n": 1}, "n must be"), ({"bandwidth": 0.0}, "bandwidth must be"),
-    ({"bandwidth": 0.5}, "bandwidth must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"alpha": -0.1}, "alpha must be in"),
+        ({"alpha": 1.0}, "alpha must be in"),
+        ({"k": 1}, "k must be"),
+        ({"k": 2.5}, "k must be"),
+        ({"n": 1}, "n must be"),
+        ({"bandwidth": 0.0}, "bandwidth must be"),
+        ({"bandwidth": 0.5}, "bandwidth must be"),
+    ],
+)
 def test_bad_input(kwargs, match):
     args = {"k": 3, "alpha": 0.1, "n": 10, "bandwidth": 0.2, **kwargs}
     with pytest.raises(ParameterError, match=match):
@@ -267,8 +284,12 @@ def test_study_bad_settings():
     from simkit.registry import get_study
 
     study = get_study("calibration-overlap")
-    for over, match in (({"alpha": 1.0}, "alpha"), ({"alpha": -0.5}, "alpha"), ({"k": 1}, "k"),
-                        ({"bandwidth": 0.7}, "bandwidth")):
+    for over, match in (
+        ({"alpha": 1.0}, "alpha"),
+        ({"alpha": -0.5}, "alpha"),
+        ({"k": 1}, "k"),
+        ({"bandwidth": 0.7}, "bandwidth"),
+    ):
         with pytest.raises(ParameterError, match=match):
             study.config(quick=True, overrides=over)
 
@@ -276,8 +297,14 @@ def test_study_bad_settings():
 def test_study_small_run():
     from simkit.api import run_study
 
-    res = run_study("calibration-overlap", quick=True, reps=6, out=None, progress=False,
-                    overrides={"n": 60, "k": [2, 4], "alpha": [0.0, 0.3]})
+    res = run_study(
+        "calibration-overlap",
+        quick=True,
+        reps=6,
+        out=None,
+        progress=False,
+        overrides={"n": 60, "k": [2, 4], "alpha": [0.0, 0.3]},
+    )
     ds = res.dataset
     assert ds["ece"].dims == ("k", "alpha", "calibration_method", "rep")
     assert ds["ece_zero_temperature"].dims == ("k", "alpha")
@@ -303,7 +330,6 @@ def test_no_dimension_is_named_like_an_xarray_keyword():
     import inspect
 
     import xarray as xr
-
     from simkit.studies import calibration_overlap
 
     keywords = set(inspect.signature(xr.Dataset.sel).parameters)

@@ -30,13 +30,18 @@ def _idx(pm, prop, est):
 def test_constants():
     np.testing.assert_allclose(th.reference_policy(), [0.03399, 0.05604, 0.09239, 0.15233, 0.25116, 0.41409], atol=5e-6)
     np.testing.assert_allclose(th.true_scores(), [-2.43, -0.75, -0.03, -0.27, -1.47, -3.63], atol=1e-12)
-    np.testing.assert_allclose(th.reference_score(th.true_preference()),
-                               [0.43701, 0.70616, 0.80644, 0.77515, 0.59273, 0.25143], atol=5e-6)
+    np.testing.assert_allclose(
+        th.reference_score(th.true_preference()), [0.43701, 0.70616, 0.80644, 0.77515, 0.59273, 0.25143], atol=5e-6
+    )
     assert th.fit_bt_linear() == pytest.approx(-3.103990548, abs=1e-9)
-    np.testing.assert_allclose(th.reference_score(th.preference_matrix("bt-linear")),
-                               [0.88509, 0.81776, 0.72577, 0.61022, 0.47902, 0.34719], atol=5e-6)
-    np.testing.assert_allclose(np.exp(th.log_propensity("tempered", 0.5)),
-                               [0.08158, 0.10475, 0.13450, 0.17270, 0.22175, 0.28473], atol=5e-6)
+    np.testing.assert_allclose(
+        th.reference_score(th.preference_matrix("bt-linear")),
+        [0.88509, 0.81776, 0.72577, 0.61022, 0.47902, 0.34719],
+        atol=5e-6,
+    )
+    np.testing.assert_allclose(
+        np.exp(th.log_propensity("tempered", 0.5)), [0.08158, 0.10475, 0.13450, 0.17270, 0.22175, 0.28473], atol=5e-6
+    )
 
 
 @pytest.mark.parametrize("key", sorted(TABLE))
@@ -57,10 +62,12 @@ def test_value_objective_and_policies():
     assert t.objective == pytest.approx(0.6703540868, abs=1e-10)
     assert t.regret_reference == pytest.approx(0.1703540868, abs=1e-10)
     np.testing.assert_allclose(t.pi_star, [0.00330, 0.08016, 0.36029, 0.43441, 0.11557, 0.00628], atol=5e-6)
-    np.testing.assert_allclose(t.limit_policy[_idx("bt-linear", "correct", "dm")],
-                               [0.349, 0.294, 0.193, 0.100, 0.044, 0.020], atol=6e-4)
-    np.testing.assert_allclose(t.limit_policy[_idx("bt-linear", "tempered", "dr")],
-                               [0.047, 0.141, 0.293, 0.374, 0.141, 0.004], atol=6e-4)
+    np.testing.assert_allclose(
+        t.limit_policy[_idx("bt-linear", "correct", "dm")], [0.349, 0.294, 0.193, 0.100, 0.044, 0.020], atol=6e-4
+    )
+    np.testing.assert_allclose(
+        t.limit_policy[_idx("bt-linear", "tempered", "dr")], [0.047, 0.141, 0.293, 0.374, 0.141, 0.004], atol=6e-4
+    )
     # the product of errors is not always small (beta = 0.05, tau = 2)
     t2 = th.dr_theory(2.0, 0.05)
     assert t2.bias[_idx("bt-linear", "tempered", "dr")] == pytest.approx(0.1165, abs=1e-4)
@@ -89,15 +96,19 @@ def test_closed_forms_equal_enumeration():
         assert t.bias[_idx(pm, "tempered", "dr")] == pytest.approx(pi @ ((1 - rho) * (r_hat - r_star)), abs=1e-15)
         w = pi / np.exp(th.log_propensity("tempered", 0.5))
         p_star = th.true_preference()
-        second = np.sum(ref[:, None] * ref[None, :] * ((h[None, :] + w[:, None] * (p_star - pref)) ** 2
-                                                       + w[:, None] ** 2 * p_star * (1 - p_star)))
+        second = np.sum(
+            ref[:, None]
+            * ref[None, :]
+            * ((h[None, :] + w[:, None] * (p_star - pref)) ** 2 + w[:, None] ** 2 * p_star * (1 - p_star))
+        )
         mean = pi @ (r_hat + rho * (r_star - r_hat))
         assert t.sd1[_idx(pm, "tempered", "dr")] ** 2 == pytest.approx(second - mean**2, abs=1e-13)
     w = pi / np.exp(th.log_propensity("tempered", 0.5))
     assert t.bias[_idx("correct", "tempered", "is")] == pytest.approx(pi @ ((rho - 1) * r_star), abs=1e-15)
     second_is = ref @ (w**2 * r_star)
-    assert t.sd1[_idx("correct", "tempered", "is")] ** 2 == pytest.approx(second_is - (pi @ (rho * r_star)) ** 2,
-                                                                            abs=1e-13)
+    assert t.sd1[_idx("correct", "tempered", "is")] ** 2 == pytest.approx(
+        second_is - (pi @ (rho * r_star)) ** 2, abs=1e-13
+    )
 
 
 def test_tau_one_is_correct_bit_for_bit():
@@ -168,12 +179,21 @@ def test_backends_agree():
         np.testing.assert_array_equal(a[k], b[k])
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"tau": 0.0}, "tau must be in"), ({"tau": -1.0}, "tau must be in"), ({"tau": 51.0}, "tau must be in"),
-    ({"tau": float("nan")}, "tau must be in"), ({"beta": 0.0}, "beta must be > 0"),
-    ({"beta": -0.1}, "beta must be > 0"), ({"beta": float("inf")}, "beta must be > 0"),
-    ({"n": [100, 50]}, "strictly increasing"), ({"n": []}, "strictly increasing"), ({"n": [0, 5]}, "strictly"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"tau": 0.0}, "tau must be in"),
+        ({"tau": -1.0}, "tau must be in"),
+        ({"tau": 51.0}, "tau must be in"),
+        ({"tau": float("nan")}, "tau must be in"),
+        ({"beta": 0.0}, "beta must be > 0"),
+        ({"beta": -0.1}, "beta must be > 0"),
+        ({"beta": float("inf")}, "beta must be > 0"),
+        ({"n": [100, 50]}, "strictly increasing"),
+        ({"n": []}, "strictly increasing"),
+        ({"n": [0, 5]}, "strictly"),
+    ],
+)
 def test_bad_input(kwargs, match):
     args = {"tau": 0.5, "beta": 0.1, "n": [10, 20], **kwargs}
     with pytest.raises(ParameterError, match=match):

@@ -1,6 +1,5 @@
 """The sweep engine: determinism across executors, replication invariance, resume, fresh runs."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,10 +11,9 @@ import xarray as xr
 
 from simkit.api import run_study
 from simkit.registry import get_study
+from simkit.storage import VOLATILE_ATTRS as VOLATILE  # noqa: E402
 from simkit.storage import read_dataset
 from simkit.sweep import config_key, plan_units
-
-from simkit.storage import VOLATILE_ATTRS as VOLATILE  # noqa: E402
 
 
 def _data(ds):
@@ -39,8 +37,22 @@ def test_dataset_layout_and_provenance():
     assert ds["value"].dims == ("mode", "scale", "step", "rep")
     assert list(ds["mode"].values) == ["a", "b"]
     assert list(ds["rep"].values) == list(range(12))
-    for key in ("study", "paper", "seed", "backend", "reps", "simkit_version", "numpy_version", "numba_version",
-                "xarray_version", "device", "wall_seconds", "created", "checks", "n"):
+    for key in (
+        "study",
+        "paper",
+        "seed",
+        "backend",
+        "reps",
+        "simkit_version",
+        "numpy_version",
+        "numba_version",
+        "xarray_version",
+        "device",
+        "wall_seconds",
+        "created",
+        "checks",
+        "n",
+    ):
         assert key in ds.attrs, key
     assert ds["value"].attrs["long_name"] == "scaled mean"
     assert result.passed
@@ -78,9 +90,24 @@ def test_run_writes_nc_png_pdf_and_cleans_checkpoints(tmp_path):
 
 def _start(out, *extra):
     return subprocess.Popen(
-        [sys.executable, "-m", "simkit", "run", "engine-demo", "--backend", "numpy", "--out", str(out),
-         "--set", "pause=0.25", "--no-progress", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "simkit",
+            "run",
+            "engine-demo",
+            "--backend",
+            "numpy",
+            "--out",
+            str(out),
+            "--set",
+            "pause=0.25",
+            "--no-progress",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -100,8 +127,23 @@ def _wait_for_checkpoints(out, count, proc, timeout=60):
 def test_resume_after_a_killed_run_gives_the_uninterrupted_dataset(tmp_path):
     reference = tmp_path / "reference"
     done = subprocess.run(
-        [sys.executable, "-m", "simkit", "run", "engine-demo", "--backend", "numpy", "--out", str(reference),
-         "--set", "pause=0.25", "--no-progress"], capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "simkit",
+            "run",
+            "engine-demo",
+            "--backend",
+            "numpy",
+            "--out",
+            str(reference),
+            "--set",
+            "pause=0.25",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
 
@@ -116,8 +158,23 @@ def test_resume_after_a_killed_run_gives_the_uninterrupted_dataset(tmp_path):
     assert 4 <= saved < 18
 
     rerun = subprocess.run(
-        [sys.executable, "-m", "simkit", "run", "engine-demo", "--backend", "numpy", "--out", str(out),
-         "--set", "pause=0.25", "--no-progress"], capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "simkit",
+            "run",
+            "engine-demo",
+            "--backend",
+            "numpy",
+            "--out",
+            str(out),
+            "--set",
+            "pause=0.25",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert rerun.returncode == 0, rerun.stderr
     reused = int(rerun.stdout.split(" reused from checkpoints")[0].rsplit(", ", 1)[1])
@@ -137,9 +194,27 @@ def test_fresh_and_changed_configuration_never_reuse(tmp_path):
     assert proc.returncode == 130
     assert "resume" in err and "Traceback" not in err
     changed = subprocess.run(
-        [sys.executable, "-m", "simkit", "run", "engine-demo", "--backend", "numpy", "--out", str(out),
-         "--set", "pause=0.25", "--seed", "1", "--no-progress", "--set", "scale=1,2"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "simkit",
+            "run",
+            "engine-demo",
+            "--backend",
+            "numpy",
+            "--out",
+            str(out),
+            "--set",
+            "pause=0.25",
+            "--seed",
+            "1",
+            "--no-progress",
+            "--set",
+            "scale=1,2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert changed.returncode == 0 and "reused" not in changed.stdout
     proc = _start(out)
@@ -147,8 +222,24 @@ def test_fresh_and_changed_configuration_never_reuse(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     fresh = subprocess.run(
-        [sys.executable, "-m", "simkit", "run", "engine-demo", "--backend", "numpy", "--out", str(out),
-         "--set", "pause=0.25", "--fresh", "--no-progress"], capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "simkit",
+            "run",
+            "engine-demo",
+            "--backend",
+            "numpy",
+            "--out",
+            str(out),
+            "--set",
+            "pause=0.25",
+            "--fresh",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert fresh.returncode == 0 and "reused" not in fresh.stdout
 
@@ -186,9 +277,9 @@ def test_inner_dimensions_share_draws_and_keep_the_grid_layout():
     v = ds["value"].sel(step=1)
     np.testing.assert_allclose(v.sel(scale=3.0), 3.0 * v.sel(scale=1.0), rtol=1e-12)
     # the draws are keyed by the outer cell: a different list of scales keeps them
-    other = run_study("engine-inner", backend="numpy", out=None, progress=False, reps=12, seed=3,
-                      overrides={"scale": [5.0]}).dataset
+    other = run_study(
+        "engine-inner", backend="numpy", out=None, progress=False, reps=12, seed=3, overrides={"scale": [5.0]}
+    ).dataset
     np.testing.assert_allclose(other["value"].sel(step=1, scale=5.0), 5.0 * v.sel(scale=1.0), rtol=1e-12)
     procs = run_study("engine-inner", backend="numpy", out=None, progress=False, reps=12, seed=3, workers=2)
     xr.testing.assert_identical(_data(ds), _data(procs.dataset))
-

@@ -134,9 +134,13 @@ def used_theory(study) -> list:
     sources = [inspect.getsource(module)]
     for value in vars(module).values():
         helper = value if inspect.ismodule(value) else inspect.getmodule(value) if callable(value) else None
-        if (helper is not None and helper is not module and helper not in mods
-                and helper.__name__.startswith(("simkit.studies.", f"simkit.{study.family}."))
-                and not helper.__name__.startswith("simkit.kernels")):
+        if (
+            helper is not None
+            and helper is not module
+            and helper not in mods
+            and helper.__name__.startswith(("simkit.studies.", f"simkit.{study.family}."))
+            and not helper.__name__.startswith("simkit.kernels")
+        ):
             try:
                 sources.append(inspect.getsource(helper))
             except (OSError, TypeError):
@@ -264,17 +268,28 @@ def params_table(study) -> str:
         swept = p.name in study.grid
         full = study.grid.get(p.name, study.settings.get(p.name))
         quick = study.quick_grid.get(p.name, study.quick_settings.get(p.name))
-        rows.append([
-            f"`{p.name}`" + (" (swept)" if swept else ""),
-            p.kind.__name__,
-            md_escape(_range(p)),
-            md_escape(p.units) if p.units else "",
-            md_escape(_fmt(full)) if full is not None else "—",
-            md_escape(_fmt(quick)) if quick is not None else "—",
-            md_escape(p.help),
-        ])
-    rows.append(["replications", "int", "", "", str(study.reps), str(study.quick_reps),
-                 f"independent runs per grid cell (dimension `{study.rep_dim}`)"])
+        rows.append(
+            [
+                f"`{p.name}`" + (" (swept)" if swept else ""),
+                p.kind.__name__,
+                md_escape(_range(p)),
+                md_escape(p.units) if p.units else "",
+                md_escape(_fmt(full)) if full is not None else "—",
+                md_escape(_fmt(quick)) if quick is not None else "—",
+                md_escape(p.help),
+            ]
+        )
+    rows.append(
+        [
+            "replications",
+            "int",
+            "",
+            "",
+            str(study.reps),
+            str(study.quick_reps),
+            f"independent runs per grid cell (dimension `{study.rep_dim}`)",
+        ]
+    )
     lines = [":::{list-table}", ":header-rows: 1", ":class: simkit-params", ""]
     for row in rows:
         lines.append("* - " + (row[0] or " "))
@@ -315,41 +330,62 @@ def study_page(study, docs: Path) -> str:
     if links:
         paper += " — " + ", ".join(f"[{md_escape(label)}]({url})" for label, url in links)
     lines += [
-        f"**Paper:** {paper}", "",
+        f"**Paper:** {paper}",
+        "",
         f"**Family:** [{family_title(study.family)}](../families/{study.family}.md) · "
-        f"**Backends:** {', '.join(study.backends)} · **Module:** `{module.__name__}`", "",
-        "## What it teaches", "", teaching_md(study.teaching), "",
+        f"**Backends:** {', '.join(study.backends)} · **Module:** `{module.__name__}`",
+        "",
+        "## What it teaches",
+        "",
+        teaching_md(study.teaching),
+        "",
     ]
     figure = docs / "gallery" / f"{study.name}.png"
     if figure.exists():
         lines += [
-            "## Figure", "",
+            "## Figure",
+            "",
             f":::{{figure}} ../gallery/{study.name}.png",
             f":alt: {study.name}: simulation against theory",
-            ":width: 100%", "",
+            ":width: 100%",
+            "",
             f"Full-settings run of `{study.name}` (`simkit run {study.name}`): simulation mean with its 95% "
             "band, theory dashed.",
-            ":::", "",
+            ":::",
+            "",
         ]
     funcs = used_theory(study)
     lines += ["## The theory it uses", ""]
     if funcs:
         lines += [
             f"The closed forms this study's module calls, from the family's theory "
-            f"([all formulas of the family](../families/{study.family}.md)):", "",
-            "```{eval-rst}", theory_rst(funcs), "```", "",
+            f"([all formulas of the family](../families/{study.family}.md)):",
+            "",
+            "```{eval-rst}",
+            theory_rst(funcs),
+            "```",
+            "",
         ]
     else:
         lines += [f"See the [family page](../families/{study.family}.md) for the formulas.", ""]
-    lines += ["## Parameters", "",
-              "Swept parameters become dimensions of the dataset; the others are fixed settings, stored as "
-              "dataset attributes. Any of them can be changed with `--set name=value` "
-              "(a swept one takes a comma-separated list).", "",
-              params_table(study), ""]
+    lines += [
+        "## Parameters",
+        "",
+        "Swept parameters become dimensions of the dataset; the others are fixed settings, stored as "
+        "dataset attributes. Any of them can be changed with `--set name=value` "
+        "(a swept one takes a comma-separated list).",
+        "",
+        params_table(study),
+        "",
+    ]
     doc, found = checks_in_words(study)
-    lines += ["## Checks", "",
-              "Each check compares the simulation with the theory (or two simulated methods) and ends "
-              "`pass`, `fail` or `inconclusive` ([how](../guide/checks.md)).", ""]
+    lines += [
+        "## Checks",
+        "",
+        "Each check compares the simulation with the theory (or two simulated methods) and ends "
+        "`pass`, `fail` or `inconclusive` ([how](../guide/checks.md)).",
+        "",
+    ]
     if doc:
         lines += [md_escape(" ".join(doc.split())), ""]
     if found:
@@ -361,32 +397,49 @@ def study_page(study, docs: Path) -> str:
                 lines.append(f"- {md_escape(name or claim)}")
         lines.append("")
     lines += [
-        "Run the study to see every check with its measured statistic and bound.", "",
-        "## Reproduce it", "",
+        "Run the study to see every check with its measured statistic and bound.",
+        "",
+        "## Reproduce it",
+        "",
         "```bash",
         f"simkit run {study.name} --quick      # quick settings, seconds",
         f"simkit run {study.name}              # the full settings behind the figure",
-        "```", "",
-        "or from Python:", "",
+        "```",
+        "",
+        "or from Python:",
+        "",
         "```python",
         "import simkit",
         f'result = simkit.run_study("{study.name}", quick=True, out=None)',
         "for check in result.checks:",
         "    print(check.outcome, check.name)",
-        "```", "",
+        "```",
+        "",
     ]
     return "\n".join(lines)
 
 
 def studies_index(studies) -> str:
-    lines = ["# Studies", "",
-             "Every registered study, generated from its `Study` object. Each page has the paper, the "
-             "teaching text, the theory, the gallery figure, the parameters, the checks and the command "
-             "that reproduces it.", ""]
+    lines = [
+        "# Studies",
+        "",
+        "Every registered study, generated from its `Study` object. Each page has the paper, the "
+        "teaching text, the theory, the gallery figure, the parameters, the checks and the command "
+        "that reproduces it.",
+        "",
+    ]
     names = []
     for family in dict.fromkeys(s.family for s in studies):
-        lines += [f"## {family_title(family)}", "", ":::{list-table}", ":header-rows: 1", ":widths: 30 70", "",
-                  "* - study", "  - what it reproduces"]
+        lines += [
+            f"## {family_title(family)}",
+            "",
+            ":::{list-table}",
+            ":header-rows: 1",
+            ":widths: 30 70",
+            "",
+            "* - study",
+            "  - what it reproduces",
+        ]
         for s in (s for s in studies if s.family == family):
             lines += [f"* - [{s.name}]({s.name}.md)", f"  - {md_escape(s.title)}"]
             names.append(s.name)
@@ -400,18 +453,31 @@ def family_page(family: str, studies, docs: Path) -> str:
     lines += ["```{eval-rst}", f".. automodule:: simkit.{family}", "   :no-members:", "   :no-index:", "```", ""]
     tutorial = docs / "tutorials" / f"{family}.md"
     if tutorial.exists():
-        lines += [f"Tutorial: [{family_title(family)} in practice](../tutorials/{family}.md) · "
-                  f"API: {{mod}}`simkit.{family}`", ""]
+        lines += [
+            f"Tutorial: [{family_title(family)} in practice](../tutorials/{family}.md) · API: {{mod}}`simkit.{family}`",
+            "",
+        ]
     lines += ["## Studies", ""]
     for s in studies:
         lines.append(f"- [{s.name}](../studies/{s.name}.md) — {md_escape(s.title)}")
     lines.append("")
     for mod in theory_modules(family):
-        lines += [f"## Theory: `{mod.__name__}`", "",
-                  "```{eval-rst}", f".. automodule:: {mod.__name__}", "   :no-members:", "   :no-index:", "",
-                  ".. rubric:: Formulas", ""]
-        funcs = [f for n, f in vars(mod).items()
-                 if inspect.isfunction(f) and not n.startswith("_") and f.__module__ == mod.__name__]
+        lines += [
+            f"## Theory: `{mod.__name__}`",
+            "",
+            "```{eval-rst}",
+            f".. automodule:: {mod.__name__}",
+            "   :no-members:",
+            "   :no-index:",
+            "",
+            ".. rubric:: Formulas",
+            "",
+        ]
+        funcs = [
+            f
+            for n, f in vars(mod).items()
+            if inspect.isfunction(f) and not n.startswith("_") and f.__module__ == mod.__name__
+        ]
         funcs.sort(key=lambda f: inspect.getsourcelines(f)[1])
         lines += [theory_rst(funcs), "```", ""]
     return "\n".join(lines)
@@ -419,19 +485,38 @@ def family_page(family: str, studies, docs: Path) -> str:
 
 def namespace_page() -> str:
     """``api/simkit.md``: the names the ``simkit`` package exports, linked to where each is defined."""
-    lines = ["# The `simkit` namespace", "",
-             "```{eval-rst}", ".. automodule:: simkit", "   :no-members:", "   :no-index:", "```", "",
-             "What `import simkit` gives (`simkit.__all__`); each name is documented where it is defined.", "",
-             ":::{list-table}", ":header-rows: 1", ":widths: 30 70", "", "* - name", "  - what it is"]
+    lines = [
+        "# The `simkit` namespace",
+        "",
+        "```{eval-rst}",
+        ".. automodule:: simkit",
+        "   :no-members:",
+        "   :no-index:",
+        "```",
+        "",
+        "What `import simkit` gives (`simkit.__all__`); each name is documented where it is defined.",
+        "",
+        ":::{list-table}",
+        ":header-rows: 1",
+        ":widths: 30 70",
+        "",
+        "* - name",
+        "  - what it is",
+    ]
     for name in simkit.__all__:
         obj = getattr(simkit, name)
         if name == "__version__":
             lines += ["* - `simkit.__version__`", f"  - the version string (`{obj}`)"]
             continue
-        role = "exc" if isinstance(obj, type) and issubclass(obj, BaseException) else (
-            "class" if isinstance(obj, type) else "func")
-        lines += [f"* - {{py:{role}}}`simkit.{name} <{obj.__module__}.{obj.__qualname__}>`",
-                  f"  - {md_escape(_summary(obj.__doc__ or ''))}"]
+        role = (
+            "exc"
+            if isinstance(obj, type) and issubclass(obj, BaseException)
+            else ("class" if isinstance(obj, type) else "func")
+        )
+        lines += [
+            f"* - {{py:{role}}}`simkit.{name} <{obj.__module__}.{obj.__qualname__}>`",
+            f"  - {md_escape(_summary(obj.__doc__ or ''))}",
+        ]
     lines += [":::", ""]
     return "\n".join(lines)
 
@@ -459,12 +544,25 @@ def generate(app) -> None:
     families = list(dict.fromkeys(s.family for s in studies))
     for family in families:
         _write(fam / f"{family}.md", family_page(family, [s for s in studies if s.family == family], docs))
-    _write(fam / "index.md", "\n".join(
-        ["# Families", "", "Each family's model, the formulas it implements (with the papers) and its studies.", "",
-         "```{toctree}", ":maxdepth: 1", "", *families, "```", ""]))
+    _write(
+        fam / "index.md",
+        "\n".join(
+            [
+                "# Families",
+                "",
+                "Each family's model, the formulas it implements (with the papers) and its studies.",
+                "",
+                "```{toctree}",
+                ":maxdepth: 1",
+                "",
+                *families,
+                "```",
+                "",
+            ]
+        ),
+    )
 
 
 def setup(app):
     app.connect("builder-inited", generate)
     return {"version": simkit.__version__, "parallel_read_safe": True, "parallel_write_safe": True}
-

@@ -12,7 +12,7 @@ import os
 import numba
 import numpy as np
 
-from ..backends import cuda_simulated, _real_gpu
+from ..backends import _real_gpu, cuda_simulated
 from ..rng import rep_states
 from ..timing import best_of
 from .karmed import NormalGamma, Policy, simulate_karmed
@@ -20,7 +20,11 @@ from .linear import LinearPolicy, make_fresh_contexts, make_instance, simulate_l
 
 __all__ = ["main", "measure"]
 
-KARMED = {"ucb1": Policy("ucb1"), "ts": Policy("ts-known"), "varts": Policy("varts", {"prior": NormalGamma(0.0, 1.0, 2.0, 0.5)})}
+KARMED = {
+    "ucb1": Policy("ucb1"),
+    "ts": Policy("ts-known"),
+    "varts": Policy("varts", {"prior": NormalGamma(0.0, 1.0, 2.0, 0.5)}),
+}
 TARGETS = {"ucb1": 1e7, "ts": None, "varts": 5e6, "ds-oful": 1e5, "ds-oful-fresh": None}
 
 
@@ -40,8 +44,11 @@ def measure(name: str, backend: str, reps: int, horizon: int, threads: int | Non
     states = rep_states(0, "bench-bandits", {"name": name}, reps)
     grid = np.array([horizon])
     if name.startswith("ds-oful"):
-        inst = (make_fresh_contexts(16, 100, 0.02, seed=0) if name == "ds-oful-fresh"
-                else make_instance(16, 100, 0.18, 0.02, seed=0))
+        inst = (
+            make_fresh_contexts(16, 100, 0.02, seed=0)
+            if name == "ds-oful-fresh"
+            else make_instance(16, 100, 0.18, 0.02, seed=0)
+        )
         pol = LinearPolicy("ds-oful", 0.05, beta=3.0, lam=10.0)
 
         def run():
@@ -50,7 +57,9 @@ def measure(name: str, backend: str, reps: int, horizon: int, threads: int | Non
         pol = KARMED[name]
 
         def run():
-            simulate_karmed(states, pol, horizon, prior=NormalGamma(0.0, 1.0, 2.0, 0.5), K=10, grid=grid, backend=backend)
+            simulate_karmed(
+                states, pol, horizon, prior=NormalGamma(0.0, 1.0, 2.0, 0.5), K=10, grid=grid, backend=backend
+            )
 
     before = numba.get_num_threads()
     try:

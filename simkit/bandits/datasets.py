@@ -26,7 +26,11 @@ def karmed_dataset(results: dict) -> xr.Dataset:
             "regret": (("policy", "t", "rep"), regret, {"long_name": "cumulative pseudo-regret", "units": "reward"}),
             "pulls": (("policy", "arm", "rep"), pulls, {"long_name": "pulls of each arm at the horizon", "units": "1"}),
             "arm_mean": (("arm", "rep"), first.means.T, {"long_name": "arm mean reward", "units": "reward"}),
-            "arm_variance": (("arm", "rep"), first.variances.T, {"long_name": "arm reward variance", "units": "reward^2"}),
+            "arm_variance": (
+                ("arm", "rep"),
+                first.variances.T,
+                {"long_name": "arm reward variance", "units": "reward^2"},
+            ),
         },
         coords=coords,
     )

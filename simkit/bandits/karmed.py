@@ -196,7 +196,9 @@ def _instance(env, means, variances, prior, k):
     """Validate the instance specification; return (inst_mode, inst_mean, inst_var, env_prior, K)."""
     if means is not None:
         if prior is not None:
-            raise ParameterError("give either means (a fixed instance) or prior (an instance per replication), not both")
+            raise ParameterError(
+                "give either means (a fixed instance) or prior (an instance per replication), not both"
+            )
         low, high = (None, None) if env == "gaussian" else (0.0, 1.0)
         inst_mean = check_array("means", means, ndim=1, low=low, high=high)
         if inst_mean.shape[0] < 2:
@@ -221,10 +223,18 @@ def _instance(env, means, variances, prior, k):
         env_prior = prior.as_array()
     else:
         if isinstance(prior, NormalGamma) or np.ndim(prior) != 1 or len(prior) != 2:
-            raise ParameterError(f"prior for {env} rewards must be a pair (a, b): arm means ~ Beta(a, b); got {prior!r}")
+            raise ParameterError(
+                f"prior for {env} rewards must be a pair (a, b): arm means ~ Beta(a, b); got {prior!r}"
+            )
         a, b = prior
-        env_prior = np.array([check_real("prior a", a, low=0, low_inclusive=False),
-                              check_real("prior b", b, low=0, low_inclusive=False), 0.0, 0.0])
+        env_prior = np.array(
+            [
+                check_real("prior a", a, low=0, low_inclusive=False),
+                check_real("prior b", b, low=0, low_inclusive=False),
+                0.0,
+                0.0,
+            ]
+        )
     return 1, np.zeros(k), np.ones(k), env_prior, k
 
 
@@ -291,8 +301,9 @@ def simulate_karmed(
     else:
         from ..kernels.bandits_karmed import karmed_cpu, karmed_cuda
 
-        launch(karmed_cpu if backend == "numba" else karmed_cuda, backend, states=states, args=args,
-               outputs=(work, regret))
+        launch(
+            karmed_cpu if backend == "numba" else karmed_cuda, backend, states=states, args=args, outputs=(work, regret)
+        )
     return KArmedResult(
         regret=regret,
         counts=np.rint(work[:, 2, :]).astype(np.int64),

@@ -129,8 +129,16 @@ def make_fresh_contexts(d: int, n_arms: int, zeta: float, *, seed: int, misspec:
     return FreshContexts(theta=theta / np.linalg.norm(theta), n_arms=n_arms, zeta=zeta, misspec=misspec)
 
 
-def make_instance(d: int, n_arms: int, gap: float, zeta: float, *, seed: int, misspec: str = "two-point",
-                  construction: str = "rotate-best") -> LinearInstance:
+def make_instance(
+    d: int,
+    n_arms: int,
+    gap: float,
+    zeta: float,
+    *,
+    seed: int,
+    misspec: str = "two-point",
+    construction: str = "rotate-best",
+) -> LinearInstance:
     """An instance with unit-norm theta* and arms drawn uniformly on the sphere, and minimal gap ``gap``.
 
     How the gap is controlled: theta* and the n arms are standard normal vectors normalised to unit
@@ -270,8 +278,16 @@ class LinearResult:
     grid: np.ndarray
 
 
-def simulate_linear(states, instance: LinearInstance | FreshContexts, policy: LinearPolicy, horizon: int, *, sigma: float = 1.0,
-                    grid=None, backend: str = DEFAULT_BACKEND) -> LinearResult:
+def simulate_linear(
+    states,
+    instance: LinearInstance | FreshContexts,
+    policy: LinearPolicy,
+    horizon: int,
+    *,
+    sigma: float = 1.0,
+    grid=None,
+    backend: str = DEFAULT_BACKEND,
+) -> LinearResult:
     """Regret of ``policy`` on ``instance``, one replication per row of ``states``.
 
     Parameters
@@ -335,9 +351,22 @@ def simulate_linear(states, instance: LinearInstance | FreshContexts, policy: Li
         levels = sup_levels(horizon) if policy.kind == "suplinucb" else 1
         from ..kernels.bandits_linear import linear_cpu, linear_cuda
 
-        scratch = ((reps, levels, d, d), (reps, levels, d), (reps, levels, 2, n), (reps, 2, max(n, d)),
-                   (reps, d, d), (reps, n, d), (reps, n))
+        scratch = (
+            (reps, levels, d, d),
+            (reps, levels, d),
+            (reps, levels, 2, n),
+            (reps, 2, max(n, d)),
+            (reps, d, d),
+            (reps, n, d),
+            (reps, n),
+        )
         args = (arms, rewards, fresh, theta, zeta, misspec, sigma, policy.code, policy.vector(), horizon, grid)
-        launch(linear_cpu if backend == "numba" else linear_cuda, backend, states=states, args=args,
-               scratch=scratch, outputs=(pulls, regret))
+        launch(
+            linear_cpu if backend == "numba" else linear_cuda,
+            backend,
+            states=states,
+            args=args,
+            scratch=scratch,
+            outputs=(pulls, regret),
+        )
     return LinearResult(regret=regret, pulls=np.rint(pulls).astype(np.int64), grid=grid)

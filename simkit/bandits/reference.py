@@ -17,7 +17,15 @@ from ..kernels.bandits_karmed import kl_bernoulli, klucb_bernoulli_index, klucb_
 from ..kernels.rng import bernoulli, beta, t_polar
 from ..rng import Stream
 
-__all__ = ["karmed_reference", "kl_bernoulli", "klucb_upper_bound", "klucb_bernoulli_index", "gaussian_posterior", "known_variance_posterior", "normal_gamma_posterior"]
+__all__ = [
+    "karmed_reference",
+    "kl_bernoulli",
+    "klucb_upper_bound",
+    "klucb_bernoulli_index",
+    "gaussian_posterior",
+    "known_variance_posterior",
+    "normal_gamma_posterior",
+]
 
 
 def gaussian_posterior(count, mean, noise_var, prior_mean, prior_var):
@@ -52,7 +60,9 @@ def normal_gamma_posterior(count, mean, ssd, mu0, kappa0, alpha0, beta0):
     return mu_n, kappa_n, alpha_n, beta_n
 
 
-def karmed_reference(state, env, inst_mode, inst_mean, inst_var, env_prior, policy, pp, horizon, grid, work, regret_out):
+def karmed_reference(
+    state, env, inst_mode, inst_mean, inst_var, env_prior, policy, pp, horizon, grid, work, regret_out
+):
     """NumPy version of :func:`simkit.kernels.bandits_karmed.karmed_body` (same arguments and outputs)."""
     s = Stream(state)
     k = work.shape[1]
@@ -84,7 +94,9 @@ def karmed_reference(state, env, inst_mode, inst_mean, inst_var, env_prior, poli
             if policy == 0:
                 index = mean + np.sqrt(2.0 * log_t / count)
             elif policy == 1:
-                index = mean + np.sqrt(2.0 * (ssd / count) * explore_level / count) + 3.0 * pp[0] * explore_level / count
+                index = (
+                    mean + np.sqrt(2.0 * (ssd / count) * explore_level / count) + 3.0 * pp[0] * explore_level / count
+                )
             elif policy == 2:
                 index = mean + np.sqrt(2.0 * pp[0] * log_t / count)
             elif policy == 3:
@@ -124,5 +136,3 @@ def karmed_reference(state, env, inst_mode, inst_mean, inst_var, env_prior, poli
     if policy == 6:
         mu_n, kappa_n, alpha_n, beta_n = normal_gamma_posterior(count, mean, ssd, *pp)
         work[6], work[7], work[8] = mu_n, np.sqrt(2.0 * beta_n / kappa_n), 1.0 / alpha_n
-
-

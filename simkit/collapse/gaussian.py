@@ -68,14 +68,30 @@ def _check(states, M, generations, d, mu0, sigma0_2, fit, mode, record):
     if record is None:
         record = np.arange(generations + 1)
     record = check_array("record", record, ndim=1)
-    if record.size == 0 or np.any(record != np.round(record)) or record.min() < 0 or record.max() > generations \
-            or np.any(np.diff(record) <= 0):
+    if (
+        record.size == 0
+        or np.any(record != np.round(record))
+        or record.min() < 0
+        or record.max() > generations
+        or np.any(np.diff(record) <= 0)
+    ):
         raise ParameterError(f"record must be increasing integer generations in [0, generations={generations}]")
     return states, M, generations, d, mu0, sigma0_2, ddof, accumulate, record.astype(np.int64)
 
 
-def simulate_gaussian_chain(states, *, M, generations, d=1, mu0=0.0, sigma0_2=1.0, fit="unbiased",
-                            mode="replace", record=None, backend=DEFAULT_BACKEND) -> GaussianChain:
+def simulate_gaussian_chain(
+    states,
+    *,
+    M,
+    generations,
+    d=1,
+    mu0=0.0,
+    sigma0_2=1.0,
+    fit="unbiased",
+    mode="replace",
+    record=None,
+    backend=DEFAULT_BACKEND,
+) -> GaussianChain:
     """Refit a Gaussian to ``M`` of its own samples, generation after generation.
 
     Parameters
@@ -108,22 +124,43 @@ def simulate_gaussian_chain(states, *, M, generations, d=1, mu0=0.0, sigma0_2=1.
     states = check_states(states)
     backend = check_backend(backend)
     states, M, generations, d, mu0, sigma0_2, ddof, accumulate, record = _check(
-        states, M, generations, d, mu0, sigma0_2, fit, mode, record)
+        states, M, generations, d, mu0, sigma0_2, fit, mode, record
+    )
     sigma0 = float(np.sqrt(sigma0_2))
     if backend == "numpy":
-        return gaussian_chain_reference(states, M=M, generations=generations, d=d, mu0=mu0, sigma0_2=sigma0_2,
-                                        ddof=ddof, accumulate=bool(accumulate), record=record)
+        return gaussian_chain_reference(
+            states,
+            M=M,
+            generations=generations,
+            d=d,
+            mu0=mu0,
+            sigma0_2=sigma0_2,
+            ddof=ddof,
+            accumulate=bool(accumulate),
+            record=record,
+        )
     reps = states.shape[0]
     mean = np.empty((reps, record.size, d))
     logdet = np.empty((reps, record.size))
     trace = np.empty((reps, record.size))
     outputs = (mean, logdet, trace)
     if backend == "numba":
-        launch(gaussian_chain_cpu, backend, states=states,
-               args=(d, M, mu0, sigma0, ddof, accumulate, generations, record), outputs=outputs)
+        launch(
+            gaussian_chain_cpu,
+            backend,
+            states=states,
+            args=(d, M, mu0, sigma0, ddof, accumulate, generations, record),
+            outputs=outputs,
+        )
     else:
-        launch(gaussian_chain_cuda, backend, states=states, args=(mu0, sigma0, ddof, accumulate, generations, record),
-               scratch=((reps, M, d), (reps, 4, d), (reps, 5, d, d)), outputs=outputs)
+        launch(
+            gaussian_chain_cuda,
+            backend,
+            states=states,
+            args=(mu0, sigma0, ddof, accumulate, generations, record),
+            scratch=((reps, M, d), (reps, 4, d), (reps, 5, d, d)),
+            outputs=outputs,
+        )
     return GaussianChain(record, mean, logdet, trace)
 
 

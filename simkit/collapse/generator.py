@@ -28,19 +28,24 @@ def _check(states, d, T0, T, w_norm, sigma0_2, sigma2, steps, record, lams):
     sigma2 = check_real("sigma2", sigma2, low=0)
     steps = check_int("steps", steps, low=0)
     record = check_array("record", record, ndim=1, dtype=float)
-    if record.size and (np.any(record != np.round(record)) or record.min() < 0 or record.max() > steps
-                        or np.any(np.diff(record) <= 0)):
+    if record.size and (
+        np.any(record != np.round(record)) or record.min() < 0 or record.max() > steps or np.any(np.diff(record) <= 0)
+    ):
         raise ParameterError(f"record must be increasing integer generations in [0, steps={steps}]")
     record = record.astype(np.int64)
     lams = check_array("lams", lams, ndim=1, low=0)
     if T0 in (d - 1, d, d + 1):
-        raise ParameterError(f"T0 must be at most d - 2 = {d - 2} (minimum-norm) or at least d + 2 = {d + 2} (OLS); got T0={T0}")
+        raise ParameterError(
+            f"T0 must be at most d - 2 = {d - 2} (minimum-norm) or at least d + 2 = {d + 2} (OLS); got T0={T0}"
+        )
     if record.size and lams.size and np.any(lams == 0):
         check_ols_size(T, d)
     return states, d, T0, T, w_norm, sigma0_2, sigma2, steps, record, lams
 
 
-def simulate_generator_ridge(states, *, d, T0, T, w_norm=1.0, sigma0_2, sigma2, steps, record, lams, backend=DEFAULT_BACKEND):
+def simulate_generator_ridge(
+    states, *, d, T0, T, w_norm=1.0, sigma0_2, sigma2, steps, record, lams, backend=DEFAULT_BACKEND
+):
     """Run the generator chain and the downstream ridge for every replication.
 
     Parameters
@@ -76,23 +81,53 @@ def simulate_generator_ridge(states, *, d, T0, T, w_norm=1.0, sigma0_2, sigma2, 
     states = check_states(states)
     backend = check_backend(backend)
     states, d, T0, T, w_norm, sigma0_2, sigma2, steps, record, lams = _check(
-        states, d, T0, T, w_norm, sigma0_2, sigma2, steps, record, lams)
+        states, d, T0, T, w_norm, sigma0_2, sigma2, steps, record, lams
+    )
     if backend == "numpy":
-        return generator_ridge_reference(states, d=d, T0=T0, T=T, w_norm=w_norm, sigma0_2=sigma0_2,
-                                         sigma2=sigma2, steps=steps, record=record, lams=lams)
+        return generator_ridge_reference(
+            states,
+            d=d,
+            T0=T0,
+            T=T,
+            w_norm=w_norm,
+            sigma0_2=sigma0_2,
+            sigma2=sigma2,
+            steps=steps,
+            record=record,
+            lams=lams,
+        )
     reps = states.shape[0]
     sigma0, sigma = float(np.sqrt(sigma0_2)), float(np.sqrt(sigma2))
     gen_err = np.empty((reps, steps + 1))
     test_err = np.empty((reps, record.size, lams.size))
     if backend == "numba":
-        launch(generator_ridge_cpu, backend, states=states,
-               args=(d, T0, T, w_norm, sigma0, sigma, steps, record, lams), outputs=(gen_err, test_err))
+        launch(
+            generator_ridge_cpu,
+            backend,
+            states=states,
+            args=(d, T0, T, w_norm, sigma0, sigma, steps, record, lams),
+            outputs=(gen_err, test_err),
+        )
     else:
         p = min(T0, d)
-        scratch = ((reps, 4, d), (reps, p), (reps, T0, d), (reps, T0), (reps, 2, p, p), (reps, T, d), (reps, T),
-                   (reps, 2, d, d))
-        launch(generator_ridge_cuda, backend, states=states, args=(w_norm, sigma0, sigma, steps, record, lams),
-               scratch=scratch, outputs=(gen_err, test_err))
+        scratch = (
+            (reps, 4, d),
+            (reps, p),
+            (reps, T0, d),
+            (reps, T0),
+            (reps, 2, p, p),
+            (reps, T, d),
+            (reps, T),
+            (reps, 2, d, d),
+        )
+        launch(
+            generator_ridge_cuda,
+            backend,
+            states=states,
+            args=(w_norm, sigma0, sigma, steps, record, lams),
+            scratch=scratch,
+            outputs=(gen_err, test_err),
+        )
     return gen_err, test_err
 
 

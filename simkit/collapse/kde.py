@@ -64,8 +64,9 @@ def simulate_kde_chain(states, *, M, generations, h, mu0=0.0, sigma0_2=1.0, mode
         launch(kde_chain_cpu, backend, states=states, args=args, outputs=(variance, pooled))
     else:
         capacity = (generations + 1) * M if accumulate else 2 * M
-        launch(kde_chain_cuda, backend, states=states, args=args, scratch=((reps, capacity),),
-               outputs=(variance, pooled))
+        launch(
+            kde_chain_cuda, backend, states=states, args=args, scratch=((reps, capacity),), outputs=(variance, pooled)
+        )
     return variance, pooled
 
 

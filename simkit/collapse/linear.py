@@ -62,14 +62,21 @@ def simulate_linear_chain(
     reps = states.shape[0]
     sigma = float(np.sqrt(sigma2))
     if backend == "numpy":
-        return linear_chain_reference(states, d=d, T=T, sigma2=sigma2, iterations=iterations, mode=mode,
-                                      fresh_design=bool(fresh), ridge=ridge)
+        return linear_chain_reference(
+            states, d=d, T=T, sigma2=sigma2, iterations=iterations, mode=mode, fresh_design=bool(fresh), ridge=ridge
+        )
     out = np.empty((reps, iterations))
     if backend == "numba":
         launch(linear_chain_cpu, backend, states=states, args=(d, T, sigma, ridge, accumulate, fresh), outputs=(out,))
     else:
-        launch(linear_chain_cuda, backend, states=states, args=(sigma, ridge, accumulate, fresh),
-               scratch=((reps, 4, d), (reps, T, d), (reps, T), (reps, 3, d, d)), outputs=(out,))
+        launch(
+            linear_chain_cuda,
+            backend,
+            states=states,
+            args=(sigma, ridge, accumulate, fresh),
+            scratch=((reps, 4, d), (reps, T, d), (reps, T), (reps, 3, d, d)),
+            outputs=(out,),
+        )
     return out
 
 

@@ -26,18 +26,39 @@ from .inputs import check_fit, check_mode, check_ols_size
 
 __all__ = [
     # linear chain (Gerstgrasser et al.)
-    "ols_variance_factor", "linear_collapse_constant", "linear_conditional_constant",
-    "linear_replace_error", "linear_accumulate_error", "linear_accumulate_bound",
+    "ols_variance_factor",
+    "linear_collapse_constant",
+    "linear_conditional_constant",
+    "linear_replace_error",
+    "linear_accumulate_error",
+    "linear_accumulate_bound",
     # generator chain + ridge (Dohmatob et al.)
-    "generator_ols_test_error", "ridge_kappa", "ridge_limit_terms", "ridge_limit_test_error",
-    "ridge_optimal_lambda", "overparam_generator_error",
+    "generator_ols_test_error",
+    "ridge_kappa",
+    "ridge_limit_terms",
+    "ridge_limit_test_error",
+    "ridge_optimal_lambda",
+    "overparam_generator_error",
     # Gaussian refit chain (Shumailov et al.)
-    "c4", "gaussian_variance_mean", "gaussian_variance_var", "gaussian_log_variance_mean",
-    "gaussian_sd_mean", "gaussian_mean_sq_error", "gaussian_w2_mean", "gaussian_accumulate_variance_mean",
-    "gaussian_accumulate_variance_limit", "gaussian_accumulate_mean_sq_bound", "gaussian_det_mean",
-    "gaussian_logdet_mean", "gaussian_log_variance_cdf", "gaussian_variance_median",
+    "c4",
+    "gaussian_variance_mean",
+    "gaussian_variance_var",
+    "gaussian_log_variance_mean",
+    "gaussian_sd_mean",
+    "gaussian_mean_sq_error",
+    "gaussian_w2_mean",
+    "gaussian_accumulate_variance_mean",
+    "gaussian_accumulate_variance_limit",
+    "gaussian_accumulate_mean_sq_bound",
+    "gaussian_det_mean",
+    "gaussian_logdet_mean",
+    "gaussian_log_variance_cdf",
+    "gaussian_variance_median",
     # KDE loop
-    "kde_fixed_point", "kde_collapse_bandwidth", "kde_replace_variance", "kde_accumulate_variance",
+    "kde_fixed_point",
+    "kde_collapse_bandwidth",
+    "kde_replace_variance",
+    "kde_accumulate_variance",
 ]
 
 
@@ -221,11 +242,15 @@ def ridge_optimal_lambda(n, *, d, T, T0, w0_norm2, sigma2, sigma0_2):
     n_arr = _gen(n)
     out = np.empty(n_arr.shape, dtype=float)
     for idx, k in np.ndenumerate(n_arr):
+
         def f(loglam, k=k):
-            return ridge_limit_test_error(int(k), math.exp(loglam), d=d, T=T, T0=T0, w0_norm2=w0_norm2,
-                                          sigma2=sigma2, sigma0_2=sigma0_2)
-        res = optimize.minimize_scalar(f, bounds=(math.log(1e-8), math.log(1e6)), method="bounded",
-                                       options={"xatol": 1e-8})
+            return ridge_limit_test_error(
+                int(k), math.exp(loglam), d=d, T=T, T0=T0, w0_norm2=w0_norm2, sigma2=sigma2, sigma0_2=sigma0_2
+            )
+
+        res = optimize.minimize_scalar(
+            f, bounds=(math.log(1e-8), math.log(1e6)), method="bounded", options={"xatol": 1e-8}
+        )
         out[idx] = math.exp(res.x)
     return _out(out, n)
 
@@ -386,7 +411,9 @@ def gaussian_mean_sq_error(n, M, *, fit="unbiased", mode="replace", sigma0_2=1.0
     if check_mode(mode) == 0:
         terms = np.asarray(gaussian_variance_mean(k, M, fit=fit, sigma0_2=sigma0_2), dtype=float) / M
     else:
-        terms = np.asarray(gaussian_accumulate_variance_mean(k, M, fit=fit, sigma0_2=sigma0_2), dtype=float) / (M * (k + 1.0) ** 2)
+        terms = np.asarray(gaussian_accumulate_variance_mean(k, M, fit=fit, sigma0_2=sigma0_2), dtype=float) / (
+            M * (k + 1.0) ** 2
+        )
     partial = np.concatenate([[0.0], np.cumsum(terms)])
     return _out(partial[n_arr], n)
 

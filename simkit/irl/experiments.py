@@ -22,7 +22,7 @@ from .feasible import worst_case_starc
 from .inverse import boltzmann_inverse, mce_inverse
 from .mce_irl import mce_irl
 from .mdp import MDP
-from .models import Boltzmann, MCE
+from .models import MCE, Boltzmann
 from .theory import boltzmann_starc_theory
 
 __all__ = ["METHODS", "METRICS", "misspecified_irl", "metrics_dataset_vars"]
@@ -35,7 +35,10 @@ ATTRS = {
     "epic": {"long_name": "EPIC distance to the true reward", "units": "1"},
     "regret": {"long_name": "normalised regret of the inferred reward", "units": "1"},
     "starc_sup": {"long_name": "supremum of STARC-VAL over the feasible set (closed form)", "units": "1"},
-    "boltzmann_theory": {"long_name": "STARC-VAL of the Boltzmann closed form predicted by its error term", "units": "1"},
+    "boltzmann_theory": {
+        "long_name": "STARC-VAL of the Boltzmann closed form predicted by its error term",
+        "units": "1",
+    },
     "mce_irl_gap": {"long_name": "MCE-IRL relative visitation mismatch at the fit", "units": "1"},
 }
 

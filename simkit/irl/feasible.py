@@ -28,8 +28,8 @@ import numpy as np
 from scipy import optimize
 
 from ..errors import ParameterError
-from ..validation import check_int, check_real
 from ..threads import one_blas_thread
+from ..validation import check_int, check_real
 from .distances import _starc, val_matrix
 from .mdp import check_gamma, check_reward, check_transitions, expected_reward
 
@@ -179,7 +179,9 @@ def feasible_supremum(reward_true, reward_hat, transitions, gamma, transitions_a
     float
         In [0, 1].
     """
-    return _supremum(*feasible_directions(reward_true, reward_hat, transitions, gamma, transitions_assumed, gamma_assumed))
+    return _supremum(
+        *feasible_directions(reward_true, reward_hat, transitions, gamma, transitions_assumed, gamma_assumed)
+    )
 
 
 def _cosine_and_grad(y, u_hat, v0, lmat):
@@ -236,7 +238,12 @@ def _worst_case(r, r_hat, tau, gamma, tau_a, gamma_a, rng, restarts, bound):
         for i in range(restarts):
             y0 = np.zeros(k) if i == 0 else rng.normal(size=k) * size * 10.0 ** (i % 3)
             res = optimize.minimize(
-                _cosine_and_grad, y0, args=(u_hat, d.v0, d.lmat), jac=True, method="L-BFGS-B", bounds=box,
+                _cosine_and_grad,
+                y0,
+                args=(u_hat, d.v0, d.lmat),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=box,
                 options={"maxiter": MAXITER, "ftol": FTOL, "gtol": GTOL},
             )
             if res.fun < best_g:

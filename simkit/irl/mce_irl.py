@@ -23,8 +23,8 @@ from scipy import optimize
 
 from ..backends import DEFAULT_BACKEND, check_backend
 from ..errors import ParameterError
-from ..validation import check_int, check_real
 from ..threads import one_blas_thread
+from ..validation import check_int, check_real
 from .mdp import check_gamma, check_initial, check_policy, check_transitions
 from .models import softmax
 from .solvers import _occupancy, bellman
@@ -58,8 +58,17 @@ class MCEIRLResult:
 
 
 def mce_irl(
-    policy, transitions, transitions_assumed, gamma_assumed, alpha=1.0, initial=None, *,
-    l2=1e-3, tol=1e-8, max_iter=500, backend=DEFAULT_BACKEND,
+    policy,
+    transitions,
+    transitions_assumed,
+    gamma_assumed,
+    alpha=1.0,
+    initial=None,
+    *,
+    l2=1e-3,
+    tol=1e-8,
+    max_iter=500,
+    backend=DEFAULT_BACKEND,
 ) -> MCEIRLResult:
     """Fit a state-only reward to an expert policy by MCE-IRL under an assumed model.
 
@@ -116,7 +125,10 @@ def mce_irl(
 
     with one_blas_thread():
         res = optimize.minimize(
-            negative_dual, np.zeros(n_states), jac=True, method="L-BFGS-B",
+            negative_dual,
+            np.zeros(n_states),
+            jac=True,
+            method="L-BFGS-B",
             options={"maxiter": max_iter, "ftol": 1e-13, "gtol": 1e-9},
         )
     theta = res.x

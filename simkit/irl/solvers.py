@@ -38,6 +38,7 @@ __all__ = [
     "default_max_iter",
 ]
 
+
 def default_max_iter(gamma, tol, span):
     """Sweeps enough to contract an initial error ``span`` below ``tol`` at rate γ, times ten (≥ 1000)."""
     if gamma == 0.0:
@@ -124,8 +125,15 @@ def bellman(tau, rbar, gamma, alpha=0.0, *, tol=1e-10, max_iter=None, v0=None, b
     else:
         n, n_states, n_actions = rbar.shape
         tau_t = np.ascontiguousarray(tau.reshape(n, n_states * n_actions, n_states).transpose(0, 2, 1))
-        args = (tau_t, np.ascontiguousarray(rbar.reshape(n, -1)), n_actions, float(gamma), float(alpha), float(tol),
-                int(max_iter))
+        args = (
+            tau_t,
+            np.ascontiguousarray(rbar.reshape(n, -1)),
+            n_actions,
+            float(gamma),
+            float(alpha),
+            float(tol),
+            int(max_iter),
+        )
         q = np.empty((n, n_states * n_actions))
         iters = np.zeros(n, dtype=np.int64)
         if backend == "numba":

@@ -12,7 +12,15 @@ from ..study import Param
 from .experiments import METHODS, metrics_dataset_vars, misspecified_irl
 from .mdp import mix_transitions, random_mdp, random_transitions
 
-__all__ = ["RANDOM_MDP_PARAMS", "MDP_PARAMS", "simulate_cell", "theory", "zero_checks", "worst_case_checks", "plot_methods"]
+__all__ = [
+    "RANDOM_MDP_PARAMS",
+    "MDP_PARAMS",
+    "simulate_cell",
+    "theory",
+    "zero_checks",
+    "worst_case_checks",
+    "plot_methods",
+]
 
 RANDOM_MDP_PARAMS = (
     Param("n_states", int, "states per random MDP", low=2, high=64),
@@ -24,8 +32,14 @@ RANDOM_MDP_PARAMS = (
 MDP_PARAMS = (
     *RANDOM_MDP_PARAMS,
     Param("alpha", float, "MCE entropy weight α (true and assumed)", low=0.0, low_inclusive=False, units="reward"),
-    Param("beta", float, "Boltzmann inverse temperature β (true and assumed)", low=0.0, low_inclusive=False,
-          units="1/reward"),
+    Param(
+        "beta",
+        float,
+        "Boltzmann inverse temperature β (true and assumed)",
+        low=0.0,
+        low_inclusive=False,
+        units="1/reward",
+    ),
     Param("restarts", int, "starting points of the worst-case search", low=1, high=64),
 )
 """Parameters of the random MDPs and the IRL methods, shared by irl-discount and irl-dynamics."""
@@ -54,8 +68,15 @@ def simulate_cell(params, states, backend, *, gamma, gamma_assumed, lam):
         tau_assumed = mix_transitions(mdp.transitions, tau_random, lam)
         results.append(
             misspecified_irl(
-                mdp, gamma, gamma_assumed, tau_assumed, alpha=params["alpha"], beta=params["beta"], rng=rng,
-                restarts=params["restarts"], backend=backend,
+                mdp,
+                gamma,
+                gamma_assumed,
+                tau_assumed,
+                alpha=params["alpha"],
+                beta=params["beta"],
+                rng=rng,
+                restarts=params["restarts"],
+                backend=backend,
             )
         )
     return xr.Dataset(metrics_dataset_vars(results), coords={"irl_method": list(METHODS)})
@@ -86,20 +107,31 @@ def zero_checks(ds, misspecified, rep_dim="mdp"):
     out = [
         ck.condition(
             "MCE closed form: STARC = 0 to numerical precision (any misspecification)",
-            float(mce.max()) <= 1e-8, float(mce.max()), 1e-8, "max over all cells and MDPs",
+            float(mce.max()) <= 1e-8,
+            float(mce.max()),
+            1e-8,
+            "max over all cells and MDPs",
         ),
         ck.condition(
-            "MCE closed form: regret = 0", float(ds["regret"].sel({"irl_method": "mce"}).max()) <= 1e-9,
-            float(ds["regret"].sel({"irl_method": "mce"}).max()), 1e-9, "max over all cells and MDPs",
+            "MCE closed form: regret = 0",
+            float(ds["regret"].sel({"irl_method": "mce"}).max()) <= 1e-9,
+            float(ds["regret"].sel({"irl_method": "mce"}).max()),
+            1e-9,
+            "max over all cells and MDPs",
         ),
     ]
     exact = ds["starc"].sel({"irl_method": ["mce", "boltzmann", "worst_case"]}).where(~misspecified)
     if int(exact.notnull().sum()):
         value = float(exact.max())
-        out.append(ck.condition(
-            "no misspecification: closed forms and the whole feasible set at STARC 0", value <= 1e-6, value, 1e-6,
-            "max over MCE, Boltzmann and worst case where the assumed model is the true one",
-        ))
+        out.append(
+            ck.condition(
+                "no misspecification: closed forms and the whole feasible set at STARC 0",
+                value <= 1e-6,
+                value,
+                1e-6,
+                "max over MCE, Boltzmann and worst case where the assumed model is the true one",
+            )
+        )
     return out
 
 
@@ -109,7 +141,10 @@ def boltzmann_theory_check(ds):
     value = float(dev.max())
     return ck.condition(
         "Boltzmann closed form = its error-term prediction (γτ − γ'τ')(V* − c) for every MDP (|Δ| ≤ 1e-6)",
-        value <= 1e-6, value, 1e-6, "max |simulated − predicted| STARC over all cells and MDPs",
+        value <= 1e-6,
+        value,
+        1e-6,
+        "max |simulated − predicted| STARC over all cells and MDPs",
     )
 
 
@@ -121,18 +156,24 @@ def worst_case_checks(ds, misspecified, rep_dim="mdp"):
     return [
         ck.condition(
             "worst case over the feasible set: STARC ≥ 0.5 for every MDP under any misspecification",
-            float(mis.min()) >= 0.5, float(mis.min()), 0.5, "min over misspecified cells and MDPs",
+            float(mis.min()) >= 0.5,
+            float(mis.min()),
+            0.5,
+            "min over misspecified cells and MDPs",
         ),
         ck.condition(
             "optimiser reaches the closed-form supremum (gap ≤ 0.01) and never exceeds it",
-            float(gap.max()) <= 0.01 and float(gap.min()) >= -1e-9, float(gap.max()), 0.01,
+            float(gap.max()) <= 0.01 and float(gap.min()) >= -1e-9,
+            float(gap.max()),
+            0.01,
             f"supremum − found: max {float(gap.max()):.2e}, min {float(gap.min()):.2e}",
         ),
     ]
 
 
-def plot_methods(ds, panels, x_of, xlabel, *, gap_of=None, gap_label="", xscale="symlog", linthresh=1e-3,
-                 title=None, rep_dim="mdp"):
+def plot_methods(
+    ds, panels, x_of, xlabel, *, gap_of=None, gap_label="", xscale="symlog", linthresh=1e-3, title=None, rep_dim="mdp"
+):
     """Rows = ``panels`` (list of (label, selector dict)), columns = metrics; lines = methods.
 
     ``x_of(sub)`` gives the x coordinate values for a panel's data (one value per cell).  With
@@ -142,9 +183,15 @@ def plot_methods(ds, panels, x_of, xlabel, *, gap_of=None, gap_label="", xscale=
     metrics = (("starc", "STARC-VAL distance"), ("epic", "EPIC distance"), ("regret", "normalised regret"))
     fig, axes = plotting.figure(len(panels), 3 + (gap_of is not None), width=3.3, height=2.5, title=title)
     if gap_of is not None:
-        for row, (label, sel) in enumerate(panels):
-            _boltzmann_loglog(axes[row, 3], ds["starc"].sel({"irl_method": "boltzmann", **sel}),
-                              ds["starc_theory"].sel({"irl_method": "boltzmann", **sel}), gap_of, gap_label, rep_dim)
+        for row, (_label, sel) in enumerate(panels):
+            _boltzmann_loglog(
+                axes[row, 3],
+                ds["starc"].sel({"irl_method": "boltzmann", **sel}),
+                ds["starc_theory"].sel({"irl_method": "boltzmann", **sel}),
+                gap_of,
+                gap_label,
+                rep_dim,
+            )
     for row, (label, sel) in enumerate(panels):
         for col, (name, ylabel) in enumerate(metrics):
             ax = axes[row, col]
@@ -153,8 +200,15 @@ def plot_methods(ds, panels, x_of, xlabel, *, gap_of=None, gap_label="", xscale=
                 x = np.asarray(x_of(da))
                 order = np.argsort(x)
                 da = da.isel({da.dims[0]: order})
-                plotting.band(ax, x[order], da, dim=rep_dim, label=METHOD_LABELS[str(method)],
-                              color=plotting.COLORS[k], marker="o")
+                plotting.band(
+                    ax,
+                    x[order],
+                    da,
+                    dim=rep_dim,
+                    label=METHOD_LABELS[str(method)],
+                    color=plotting.COLORS[k],
+                    marker="o",
+                )
                 if name == "starc" and method in ("mce", "boltzmann", "worst_case"):
                     th = ds["starc_theory"].sel({"irl_method": method, **sel}).isel({da.dims[0]: order})
                     plotting.theory_line(ax, x[order], th.values, color=plotting.COLORS[k])

@@ -41,14 +41,18 @@ def _study_time(quick):
 
     reps = 20 if quick else None
     load = os.getloadavg()
-    wall, cpu, result = best_of(lambda: run_study("sketched-risk", reps=reps, out=None, progress=False, backend="numba"), 1)
+    wall, cpu, result = best_of(
+        lambda: run_study("sketched-risk", reps=reps, out=None, progress=False, backend="numba"), 1
+    )
     cells = int(np.prod([len(v) for v in result.study.grid.values()]))
     total = cells * result.dataset.sizes["rep"]
     passed = sum(c.passed for c in result.checks)
-    return (f"sketched-risk, full grid ({cells} cells) x {result.dataset.sizes['rep']} replications: "
-            f"{wall:.1f} s wall, {cpu:.1f} s CPU in this process ({1e3 * wall / total:.2f} ms wall per grid point and "
-            f"replication; one sketch per replication serves every alpha and psi); load average before/after "
-            f"{load[0]:.2f}/{os.getloadavg()[0]:.2f}; checks passed {passed}/{len(result.checks)}")
+    return (
+        f"sketched-risk, full grid ({cells} cells) x {result.dataset.sizes['rep']} replications: "
+        f"{wall:.1f} s wall, {cpu:.1f} s CPU in this process ({1e3 * wall / total:.2f} ms wall per grid point and "
+        f"replication; one sketch per replication serves every alpha and psi); load average before/after "
+        f"{load[0]:.2f}/{os.getloadavg()[0]:.2f}; checks passed {passed}/{len(result.checks)}"
+    )
 
 
 def _sync(backend):
@@ -67,14 +71,17 @@ def _sketch_costs(quick, backend="numba"):
 
     ns = (256, 512, 1024) if quick else (512, 1024, 2048, 4096)
     p = 50
-    lines = [f"sketch S A with A of shape (n, {p}), m = n/2, draw + apply, backend {backend} (best of 3; "
-             "countsketch: O(n p) scatter-add, not in the paper):",
-             "      n    srht [s]    haar [s]   haar/srht  countsketch [s]  srht/countsketch"]
+    lines = [
+        f"sketch S A with A of shape (n, {p}), m = n/2, draw + apply, backend {backend} (best of 3; "
+        "countsketch: O(n p) scatter-add, not in the paper):",
+        "      n    srht [s]    haar [s]   haar/srht  countsketch [s]  srht/countsketch",
+    ]
     for n in ns:
         a = get_xp(backend).asarray(np.random.default_rng(0).standard_normal((1, n, p)))
         state = rep_states(0, "bench", {"n": n}, 1)[0]
         times = {}
         for kind in ("srht", "haar", "countsketch"):
+
             def run():
                 sk = draw_sketch(kind, n // 2, n, Stream(state.copy()))
                 apply_sketches([sk], a, backend)
@@ -82,8 +89,10 @@ def _sketch_costs(quick, backend="numba"):
 
             run()
             times[kind] = best_of(run)[0]
-        lines.append(f"{n:7d} {times['srht']:11.4f} {times['haar']:11.4f} {times['haar'] / times['srht']:11.1f}"
-                     f" {times['countsketch']:16.5f} {times['srht'] / times['countsketch']:17.1f}")
+        lines.append(
+            f"{n:7d} {times['srht']:11.4f} {times['haar']:11.4f} {times['haar'] / times['srht']:11.1f}"
+            f" {times['countsketch']:16.5f} {times['srht'] / times['countsketch']:17.1f}"
+        )
     return lines
 
 
@@ -97,20 +106,24 @@ def _krr_against_sklearn(quick):
     lams = np.logspace(-6, -1, 20)
     length = 0.2
     x, y = draw_sample(Stream(rep_states(0, "bench-krr", {}, 1)[0].copy()), n, 0.5, 0.5)
-    lines = [f"kernel ridge regression, n = {n}, 20 lambdas; scikit-learn refits KernelRidge per lambda and computes "
-             "the kernel in every fit and predict, as a user would (KernelRidge(kernel='laplacian', gamma=1/l) for the "
-             "Laplace kernel); simkit's times include computing its kernel matrix once:"]
+    lines = [
+        f"kernel ridge regression, n = {n}, 20 lambdas; scikit-learn refits KernelRidge per lambda and computes "
+        "the kernel in every fit and predict, as a user would (KernelRidge(kernel='laplacian', gamma=1/l) for the "
+        "Laplace kernel); simkit's times include computing its kernel matrix once:"
+    ]
     xs2 = x[:, None]
 
     def sklearn_laplace():
-        return np.stack([KernelRidge(alpha=n * lam, kernel="laplacian", gamma=1 / length).fit(xs2, y).predict(xs2)
-                         for lam in lams])
+        return np.stack(
+            [KernelRidge(alpha=n * lam, kernel="laplacian", gamma=1 / length).fit(xs2, y).predict(xs2) for lam in lams]
+        )
 
     k_laplace = kernel_matrix("laplace", x, x, length)
 
     def sklearn_precomputed():
-        return np.stack([KernelRidge(alpha=n * lam, kernel="precomputed").fit(k_laplace, y).predict(k_laplace)
-                         for lam in lams])
+        return np.stack(
+            [KernelRidge(alpha=n * lam, kernel="precomputed").fit(k_laplace, y).predict(k_laplace) for lam in lams]
+        )
 
     def eigen():
         return krr_eigen_path(kernel_matrix("laplace", x, x, length), y, lams)[1]
@@ -125,16 +138,22 @@ def _krr_against_sklearn(quick):
         for name, func in funcs.items():
             times[name] = min(times[name], best_of(func, 1)[0])
     ref = sklearn_laplace()
-    for name, label in (("tridiagonal", "tridiagonal path (one Householder reduction K = Q T Q^T, O(n) solve per lambda)"),
-                        ("eigen", "eigendecomposition path (one eigh, K = U diag(d) U^T)")):
+    for name, label in (
+        ("tridiagonal", "tridiagonal path (one Householder reduction K = Q T Q^T, O(n) solve per lambda)"),
+        ("eigen", "eigendecomposition path (one eigh, K = U diag(d) U^T)"),
+    ):
         mine = funcs[name]()
         rel = float(np.max(np.abs(mine - ref)) / np.max(np.abs(ref)))
-        lines.append(f"  Laplace kernel, {label}: {times[name]:.2f} s vs scikit-learn {times['sklearn']:.2f} s -> "
-                     f"{times['sklearn'] / times[name]:,.2f}x (max relative difference of fitted values {rel:.1e}); "
-                     f"vs scikit-learn on a precomputed kernel ({times['precomputed']:.2f} s): "
-                     f"{times['precomputed'] / times[name]:,.2f}x")
-    lines.append(f"    (the tridiagonal reduction costs about {times['tridiagonal'] / (times['precomputed'] / lams.size):.1f} "
-                 "precomputed-kernel scikit-learn fits: the path wins from that many lambdas on)")
+        lines.append(
+            f"  Laplace kernel, {label}: {times[name]:.2f} s vs scikit-learn {times['sklearn']:.2f} s -> "
+            f"{times['sklearn'] / times[name]:,.2f}x (max relative difference of fitted values {rel:.1e}); "
+            f"vs scikit-learn on a precomputed kernel ({times['precomputed']:.2f} s): "
+            f"{times['precomputed'] / times[name]:,.2f}x"
+        )
+    lines.append(
+        f"    (the tridiagonal reduction costs about {times['tridiagonal'] / (times['precomputed'] / lams.size):.1f} "
+        "precomputed-kernel scikit-learn fits: the path wins from that many lambdas on)"
+    )
     k = kernel_matrix("brownian_bridge", x, x)
 
     def sklearn_path():
@@ -150,8 +169,10 @@ def _krr_against_sklearn(quick):
     t_ours = best_of(ours, 5)[0]
     ref, mine = sklearn_path(), ours()
     rel = float(np.max(np.abs(mine - ref)) / np.max(np.abs(ref)))
-    lines.append(f"  Brownian-bridge kernel, O(n) tridiagonal solver: {t_ours:.4f} s vs scikit-learn {t_ref:.2f} s "
-                 f"(precomputed kernel) -> {t_ref / t_ours:,.0f}x (max relative difference of fitted values {rel:.1e})")
+    lines.append(
+        f"  Brownian-bridge kernel, O(n) tridiagonal solver: {t_ours:.4f} s vs scikit-learn {t_ref:.2f} s "
+        f"(precomputed kernel) -> {t_ref / t_ours:,.0f}x (max relative difference of fitted values {rel:.1e})"
+    )
     return lines
 
 
@@ -198,8 +219,10 @@ def _report(quick, gpu):
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        lines.append("kernel ridge against scikit-learn: skipped, scikit-learn is not installed "
-                     "(pip install 'simkit[bench]' adds it)")
+        lines.append(
+            "kernel ridge against scikit-learn: skipped, scikit-learn is not installed "
+            "(pip install 'simkit[bench]' adds it)"
+        )
     else:
         lines += _krr_against_sklearn(quick)
     lines.append("")

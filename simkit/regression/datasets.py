@@ -162,10 +162,15 @@ def sketch_comparison_checks(ds, t, mask):
         so, si = summarize(o), summarize(iid)
         z = ((si["mean"] - so["mean"]) / np.hypot(si["se"], so["se"])).where(under)
         zmin = float(z.min()) if bool(under.any()) else float("nan")
-        out.append(ck.condition(
-            f"{orth} beats i.i.d. for p < m", zmin >= 3.0, zmin, 3.0,
-            "smallest z of (i.i.d. risk - orthogonal risk) over alpha and psi with p < m",
-        ))
+        out.append(
+            ck.condition(
+                f"{orth} beats i.i.d. for p < m",
+                zmin >= 3.0,
+                zmin,
+                3.0,
+                "smallest z of (i.i.d. risk - orthogonal risk) over alpha and psi with p < m",
+            )
+        )
         zero = xr.zeros_like(so["mean"]).where(over)
         out.append(ck.within_mc_error(f"{orth} equals i.i.d. for p > m", iid - o, zero, rel=0.0))
     return out

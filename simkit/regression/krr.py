@@ -42,8 +42,8 @@ import numpy as np
 from scipy import special
 
 from ..backends import DEFAULT_BACKEND, check_backend, check_states, get_xp, to_numpy
-from ..launch import launch
 from ..errors import ParameterError
+from ..launch import launch
 from ..rng import Stream
 from ..validation import check_array, check_choice, check_int, check_real
 from .theory import sine_series

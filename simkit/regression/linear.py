@@ -42,9 +42,9 @@ import math
 import numpy as np
 
 from ..backends import DEFAULT_BACKEND, check_backend, check_states, get_xp, to_numpy
-from ..threads import one_blas_thread
 from ..errors import ParameterError
 from ..rng import Stream
+from ..threads import one_blas_thread
 from ..validation import check_array, check_choice, check_int, check_real
 from .sketches import NESTED, SKETCH_NAMES, apply_sketches, draw_sketch, sketch_gram
 
@@ -467,13 +467,19 @@ def simulate_path(states, *, n, points, sigma, sketch, spectrum=None, backend=DE
     nested = sketch in NESTED
     sketched = [pt for pt in points if sketch != "none" and not (orthogonal and pt[0] == n)]
     sizes_unnested = [] if nested or sketch == "none" else sorted({m for m, _ in sketched})
-    spectra = {q: None if spectrum is None else check_array("spectrum", spectrum(q), shape=(q,), low=0.0)
-               for q in {q for _, q in points}}
+    spectra = {
+        q: None if spectrum is None else check_array("spectrum", spectrum(q), shape=(q,), low=0.0)
+        for q in {q for _, q in points}
+    }
     top = None if spectrum is None else check_array("spectrum", spectrum(big_p), shape=(big_p,), low=0.0)
     nests = spectrum is None or all(np.array_equal(spec, top[: spec.size]) for spec in spectra.values())
     reps = states.shape[0]
-    per_rep = 8 * (2 * n * big_p + (n * big_m if sketch == "gaussian" else 0) + n * n
-                   + sum(m * (big_p + m) for m in sizes_unnested))
+    per_rep = 8 * (
+        2 * n * big_p
+        + (n * big_m if sketch == "gaussian" else 0)
+        + n * n
+        + sum(m * (big_p + m) for m in sizes_unnested)
+    )
     batch = max(1, min(reps, MAX_BATCH_BYTES // per_rep))
     bias = np.empty((reps, len(points)))
     var = np.empty((reps, len(points)))
@@ -662,8 +668,9 @@ def min_norm_solve(z, rhs, xp=np):
     return xp.einsum("rkp,rk->rp", vt, coef)
 
 
-def simulate_validated(states, *, n, p, alpha, sigma, n_val, candidates, oracle_m, sketch="srht",
-                       backend=DEFAULT_BACKEND):
+def simulate_validated(
+    states, *, n, p, alpha, sigma, n_val, candidates, oracle_m, sketch="srht", backend=DEFAULT_BACKEND
+):
     """Sketch size chosen on a validation set, against the oracle ``m*`` and the full sample.
 
     Per replication the stream is consumed as: ``X`` (``n x p``), ``beta``, one orthogonal sketch of

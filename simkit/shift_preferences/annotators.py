@@ -195,15 +195,17 @@ def fit_bt(w, lam=RIDGE, *, backend="numpy", tol=NEWTON_TOL, max_iter=NEWTON_MAX
         if backend == "numba":
             launch(bt_newton_cpu, backend, args=args, outputs=(theta, iters))
         else:
-            launch(bt_newton_cuda, backend, args=args, scratch=((bsz, k, k), (bsz, k)), outputs=(theta, iters),
-                   size=bsz)
+            launch(
+                bt_newton_cuda, backend, args=args, scratch=((bsz, k, k), (bsz, k)), outputs=(theta, iters), size=bsz
+            )
     else:
         raise ParameterError(f"backend must be one of numpy, numba, cuda; got {backend!r}")
     iters = to_numpy(iters)
     if np.any(iters < 0):
         raise ConvergenceError(
             f"Bradley-Terry Newton: {int(np.sum(iters < 0))} of {w.shape[0]} fits did not reach "
-            f"tol={tol:g} in {max_iter} steps")
+            f"tol={tol:g} in {max_iter} steps"
+        )
     return to_numpy(theta)
 
 

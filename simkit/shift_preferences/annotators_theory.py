@@ -288,8 +288,7 @@ def annotator_theory(K, annotator, ridge=RIDGE):
         m = d_inv @ sigma
         c = 0.5 * float(np.trace(m))
         sd = math.sqrt(0.5 * float(np.trace(m @ m)))
-        return AnnotatorTheory(annotator, K, thetas, p_star, p_star.copy(), 0.0, c, c,
-                               np.full(K, np.nan), sd, 0.0)
+        return AnnotatorTheory(annotator, K, thetas, p_star, p_star.copy(), 0.0, c, c, np.full(K, np.nan), sd, 0.0)
     p = probs.mean(axis=0)
     theta = population_fit(p)
     p_inf = softmax(theta)
@@ -313,8 +312,17 @@ def annotator_theory(K, annotator, ridge=RIDGE):
     c_truth = c_proj + float(gap @ beta)
     fv = fisher @ v
     return AnnotatorTheory(
-        annotator, K, theta[None], p_star, p_inf, float(kl_divergence(p_star, p_inf)), c_proj, c_truth, beta,
-        math.sqrt(0.5 * float(np.trace(fv @ fv))), math.sqrt(max(float(gap @ v @ gap), 0.0)),
+        annotator,
+        K,
+        theta[None],
+        p_star,
+        p_inf,
+        float(kl_divergence(p_star, p_inf)),
+        c_proj,
+        c_truth,
+        beta,
+        math.sqrt(0.5 * float(np.trace(fv @ fv))),
+        math.sqrt(max(float(gap @ v @ gap), 0.0)),
     )
 
 

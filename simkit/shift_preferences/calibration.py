@@ -194,7 +194,9 @@ def erm_points(x, y, x_query):
     gq = (x_query + np.arange(k)[:, None]).reshape(reps, -1)
     # one batched search: each rep shifted by its index times (k + 1); t uses the unshifted positions,
     # so a replication's numbers do not depend on its place in the block
-    idx = np.searchsorted((gx + offs).ravel(), (gq + offs).ravel()).reshape(reps, -1) - np.arange(reps)[:, None] * (k * n)
+    idx = np.searchsorted((gx + offs).ravel(), (gq + offs).ravel()).reshape(reps, -1) - np.arange(reps)[:, None] * (
+        k * n
+    )
     yf = y.reshape(reps, -1)
     left = np.clip(idx - 1, 0, k * n - 1)
     right = np.clip(idx, 0, k * n - 1)
@@ -313,19 +315,33 @@ def mixup_coefficients(x, y, h, kc, backend="numpy"):
         from ..launch import launch
 
         rows = xf.shape[0]
-        out = (np.zeros((rows, n - 1)), np.zeros((rows, n - 1, kc)), np.zeros((rows, n - 1, kc)),
-               np.zeros((rows, n - 1)))
+        out = (
+            np.zeros((rows, n - 1)),
+            np.zeros((rows, n - 1, kc)),
+            np.zeros((rows, n - 1, kc)),
+            np.zeros((rows, n - 1)),
+        )
         outputs = (out[0], out[1], out[2], out[3])
         if backend == "numba":
             launch(mixup_cpu, backend, args=(xf, yf, float(h)), outputs=outputs)
         else:
-            launch(mixup_cuda, backend, args=(xf, yf, float(h)),
-                   scratch=((rows, n), (rows, n, kc), (rows, n, kc), (rows, n)), outputs=outputs, size=rows)
+            launch(
+                mixup_cuda,
+                backend,
+                args=(xf, yf, float(h)),
+                scratch=((rows, n), (rows, n, kc), (rows, n, kc), (rows, n)),
+                outputs=outputs,
+                size=rows,
+            )
     else:
         raise ParameterError(f"backend must be one of numpy, numba, cuda; got {backend!r}")
     d, a, b, cnt = out
-    return d.reshape(reps, k, n - 1), a.reshape(reps, k, n - 1, kc), b.reshape(reps, k, n - 1, kc), \
-        cnt.reshape(reps, k, n - 1)
+    return (
+        d.reshape(reps, k, n - 1),
+        a.reshape(reps, k, n - 1, kc),
+        b.reshape(reps, k, n - 1, kc),
+        cnt.reshape(reps, k, n - 1),
+    )
 
 
 def _fill_sources(covered):
@@ -368,8 +384,9 @@ def _mixup_sources(coef, x, piece, nearer_left):
     use_next = np.where(prefer_left, ~has_prev & has_next, has_next)
     src = np.where(seg_cov, seg, np.where(use_prev, p_prev, np.where(use_next, p_next, 0)))
     src = np.clip(src, 0, segs - 1)
-    z_fixed = np.where(use_prev, np.take_along_axis(x, np.clip(src + 1, 0, n - 1), axis=-1),
-                       np.take_along_axis(x, src, axis=-1))
+    z_fixed = np.where(
+        use_prev, np.take_along_axis(x, np.clip(src + 1, 0, n - 1), axis=-1), np.take_along_axis(x, src, axis=-1)
+    )
     uniform = ~seg_cov & ~use_prev & ~use_next
     dd = np.where(uniform, 1.0, np.take_along_axis(d, src, axis=-1))
     aa = np.take_along_axis(a, src[..., None], axis=-2)
@@ -530,8 +547,9 @@ def simulate_calibration(states, *, k, alpha, n, bandwidth, backend="numpy"):
         _record(out, 0, slice(start, stop), np.ones_like(w), np.full_like(w, q), w)
         # erm-ts
         la, lb, t = erm_points(xt, yt, xc)
-        beta = fit_temperature(_erm_grad_hess(la.reshape(rb, -1), lb.reshape(rb, -1), t.reshape(rb, -1),
-                                              yc.reshape(rb, -1), k), rb)
+        beta = fit_temperature(
+            _erm_grad_hess(la.reshape(rb, -1), lb.reshape(rb, -1), t.reshape(rb, -1), yc.reshape(rb, -1), k), rb
+        )
         out["beta"][1, start:stop] = beta
         same, t_near, correct = erm_nodes(xt, yt)
         conf = erm_confidence(same.reshape(rb, -1), t_near.reshape(rb, -1), beta[:, None], k)
@@ -587,10 +605,17 @@ def _mixup_node_confidence(coef, x, beta, q, r, backend="numpy"):
         rows = reps * k
         conf = np.zeros((rows, n + 1, NODES_PER_PIECE))
         hit = np.zeros((rows, n + 1, NODES_PER_PIECE))
-        args = (np.ascontiguousarray(z.reshape(rows, n + 1, NODES_PER_PIECE)), aa.reshape(rows, n + 1, 2, k),
-                bb.reshape(rows, n + 1, 2, k), dd.reshape(rows, n + 1, 2), zf.reshape(rows, n + 1, 2),
-                cov.reshape(rows, n + 1, 2).astype(float), uni.reshape(rows, n + 1, 2).astype(float),
-                np.repeat(np.asarray(beta, dtype=float), k), np.tile(np.arange(k, dtype=np.int64), reps))
+        args = (
+            np.ascontiguousarray(z.reshape(rows, n + 1, NODES_PER_PIECE)),
+            aa.reshape(rows, n + 1, 2, k),
+            bb.reshape(rows, n + 1, 2, k),
+            dd.reshape(rows, n + 1, 2),
+            zf.reshape(rows, n + 1, 2),
+            cov.reshape(rows, n + 1, 2).astype(float),
+            uni.reshape(rows, n + 1, 2).astype(float),
+            np.repeat(np.asarray(beta, dtype=float), k),
+            np.tile(np.arange(k, dtype=np.int64), reps),
+        )
         kernel = mixup_nodes_cpu if backend == "numba" else mixup_nodes_cuda
         launch(kernel, backend, args=args, outputs=(conf, hit), size=rows)
         return conf.reshape(reps, -1), np.where(hit.reshape(reps, -1) > 0.5, q, r)
@@ -602,8 +627,7 @@ def _mixup_node_confidence(coef, x, beta, q, r, backend="numpy"):
         sub = tuple(arr[:, c0:c1] for arr in coef)
         piece = np.broadcast_to(np.arange(n + 1), (reps, c1 - c0, n + 1))
         for nodes, left in ((slice(0, half), True), (slice(half, NODES_PER_PIECE), False)):
-            aa, bb, dd, z_fixed, seg_cov, uniform = _mixup_sources(sub, x[:, c0:c1], piece,
-                                                                   np.full(piece.shape, left))
+            aa, bb, dd, z_fixed, seg_cov, uniform = _mixup_sources(sub, x[:, c0:c1], piece, np.full(piece.shape, left))
             zn = z[:, c0:c1, :, nodes]
             z_eval = np.where(seg_cov[..., None], zn, z_fixed[..., None])
             p = (aa[..., None, :] + bb[..., None, :] * z_eval[..., None]) / dd[..., None, None]

@@ -36,8 +36,13 @@ from .doubly_robust_theory import (
     true_preference,
 )
 
-__all__ = ["check_n_grid", "draw_outcome_counts", "estimates_from_counts", "simulate_doubly_robust",
-           "per_triple_estimates"]
+__all__ = [
+    "check_n_grid",
+    "draw_outcome_counts",
+    "estimates_from_counts",
+    "simulate_doubly_robust",
+    "per_triple_estimates",
+]
 
 
 def check_n_grid(n):

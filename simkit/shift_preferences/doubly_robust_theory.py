@@ -326,6 +326,21 @@ def dr_theory(tau, beta):
                 out["grad_var"][a, b, c] = float(g @ sigma @ g)
                 out["quad_var"][a, b, c] = float(np.trace(hs @ hs)) / (2 * beta**2)
     regret_reference = beta * float(ref @ (np.log(ref) - log_pi_star))
-    return DRTheory(tau, beta, fit_bt_linear(), pi_star, psi, true_value, regret_reference, aligned_objective(beta),
-                    out["bias"], out["sd1"], out["floor"], out["coef"], out["grad_var"], out["quad_var"], limit,
-                    consistent)
+    return DRTheory(
+        tau,
+        beta,
+        fit_bt_linear(),
+        pi_star,
+        psi,
+        true_value,
+        regret_reference,
+        aligned_objective(beta),
+        out["bias"],
+        out["sd1"],
+        out["floor"],
+        out["coef"],
+        out["grad_var"],
+        out["quad_var"],
+        limit,
+        consistent,
+    )

@@ -1,7 +1,6 @@
 """A CUDA launcher over the stream kernels, shared by the simulator and real-GPU tests."""
 
 from numba import cuda
-
 from simkit.kernels.rng import fill_normal
 from simkit.kernels.targets import cuda_launcher
 
