@@ -187,13 +187,26 @@ def check_memory(study: Study, cfg) -> None:
     dataset).  Raises :class:`~simkit.errors.ParameterError` naming ``reps`` and the estimate.
     """
     from .rng import rep_states
+    from .threads import cores
 
     cells = cfg.cells()
     total = cfg.reps * len(cells)
-    if total < PILOT_THRESHOLD:
-        return
     available = available_memory()
     if available is None:
+        return
+    if study.memory is not None:
+        # replications in flight at once: one per thread (a prange loop or one unit per worker)
+        in_flight = min(cfg.reps, 2 * cores())
+        for cell in cells:
+            need = float(study.memory({**cfg.settings, **cell})) * in_flight
+            if need > 0.8 * available:
+                big = ", ".join(f"{k}={v}" for k, v in cell.items() if not isinstance(v, tuple))
+                raise ParameterError(
+                    f"{big}: one replication needs about {need / in_flight / 1e9:.3g} GB of working memory "
+                    f"({need / 1e9:.3g} GB for {in_flight} at once), more than the {0.8 * available / 1e9:.3g} GB "
+                    "available; lower the size"
+                )
+    if total < PILOT_THRESHOLD:
         return
     per_rep = 0.0
     for i in sorted({0, len(cells) - 1}):

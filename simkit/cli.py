@@ -153,14 +153,16 @@ def _on_sigterm(signum, frame):
     from . import interrupts
 
     interrupts.request("term")
-    raise interrupts.Terminated()
+    if not interrupts.deferring():
+        raise interrupts.Terminated()
 
 
 def _on_sigint(signum, frame):
     from . import interrupts
 
     interrupts.request("int")
-    raise KeyboardInterrupt()
+    if not interrupts.deferring():
+        raise KeyboardInterrupt()
 
 
 def main(argv=None) -> int:

@@ -8,9 +8,12 @@ handlers therefore also record the request here, and the executors' wait loops c
 
 from __future__ import annotations
 
-__all__ = ["Terminated", "request", "requested", "check", "clear"]
+import contextlib
+
+__all__ = ["Terminated", "request", "requested", "check", "clear", "critical", "deferring"]
 
 _pending: str | None = None
+_depth = 0
 
 
 class Terminated(KeyboardInterrupt):
@@ -40,3 +43,25 @@ def check() -> None:
         raise Terminated()
     if _pending == "int":
         raise KeyboardInterrupt()
+
+
+def deferring() -> bool:
+    """True inside :func:`critical`: a stop request is recorded and acted on at its end."""
+    return _depth > 0
+
+
+@contextlib.contextmanager
+def critical():
+    """A block that a stop request must not interrupt (writing and renaming a file).
+
+    The command line's signal handlers only record a request while inside; it is raised when the
+    outermost block ends, so no temporary file is left half-written or unremoved.
+    """
+    global _depth
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+    if _depth == 0:
+        check()

@@ -666,10 +666,8 @@ def risk_vs_ratio(
         shift = (i - (k - 1) / 2) * dodge * step
         xs = x * np.exp(shift) if xscale == "log" else x + shift
         if pole is not None:
-            xs = np.where(x == pole, np.nan, xs)  # a point at the pole itself is not drawn
-            pole_s = pole * np.exp(shift) if xscale == "log" else pole + shift
-        else:
-            pole_s = None
+            xs = np.where(np.sign(xs - pole) != np.sign(x - pole), x, xs)  # dodging never crosses the pole
+            xs = np.where(x == pole, np.nan, xs)  # and a point at the pole itself is not drawn
         points(
             ax,
             xs,
@@ -678,7 +676,7 @@ def risk_vs_ratio(
             label=label,
             color=color,
             var=var,
-            singular=pole_s,
+            singular=pole,
             join=join,
             markersize=4.5,
             series=series,

@@ -144,20 +144,23 @@ def write_dataset(ds: xr.Dataset, path) -> Path:
     with _local_scheduler():
         clean.to_netcdf(buffer, engine="h5netcdf", encoding=_encoding(clean))
     data = buffer.getbuffer()
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        publish(tmp, path)
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise OutputError(f"cannot write {path}: {reason} (the partial file was removed)") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+    from .interrupts import critical
+
+    with critical():  # Ctrl-C / SIGTERM wait until the file is in place or removed
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            publish(tmp, path)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise OutputError(f"cannot write {path}: {reason} (the partial file was removed)") from None
+        finally:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
     return path
 
 

@@ -25,6 +25,10 @@ dimension's values, and the returned dataset carries that dimension with exactly
 Replication streams are keyed by the outer cell, so changing an inner dimension's values may
 change the draws.
 
+``memory(params) -> bytes`` (optional) declares the working memory one replication of a cell
+needs while it runs (its samples, matrices, work arrays), so that a run that cannot fit is refused
+before anything is allocated; ``min_reps`` is the fewest replications the checks need.
+
 ``rep_dim`` renames the replication dimension in the final dataset (e.g. ``"mdp"`` when each
 replication is one random MDP); ``simulate`` always returns ``rep``, and ``theory``, ``checks``
 and ``plot`` see ``rep_dim``.
@@ -238,6 +242,7 @@ class Study:
     dims_order: tuple[str, ...] = ()
     inner: tuple[str, ...] = ()
     min_reps: int = 1
+    memory: Callable[[dict], float] | None = None
 
     def __post_init__(self):
         for name in self.inner:

@@ -330,7 +330,7 @@ STUDY = Study(
         Param("generations", int, "number of refits", low=1, units="1"),
         Param("points", int, "number of log-spaced generations recorded", low=2, units="1"),
         Param("mu0", float, "mean of the real data", units="x"),
-        Param("sigma0_2", float, "variance of the real data", low=0, low_inclusive=False, units="x²"),
+        Param("sigma0_2", float, "variance of the real data", low=0, low_inclusive=False, high=1e100, units="x²"),
     ),
     grid={"fit": FITS, "mode": MODES, "M": (10, 100, 1000)},
     settings={"generations": 1000, "points": 40, "mu0": 0.0, "sigma0_2": 1.0},
@@ -338,6 +338,8 @@ STUDY = Study(
     quick_grid={"fit": FITS, "mode": MODES, "M": (10, 100)},
     quick_settings={"generations": 200, "points": 25, "mu0": 0.0, "sigma0_2": 1.0},
     quick_reps=300,
+    # one replication holds a generation's M samples and the fit's draws (float64)
+    memory=lambda p: 16.0 * p["M"],
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -261,7 +261,7 @@ STUDY = Study(
         Param("h", float, "KDE bandwidth", low=0, units="x"),
         Param("generations", int, "number of resampled generations", low=1, units="1"),
         Param("mu0", float, "mean of the real data", units="x"),
-        Param("sigma0_2", float, "variance of the real data", low=0, low_inclusive=False, units="x²"),
+        Param("sigma0_2", float, "variance of the real data", low=0, low_inclusive=False, high=1e100, units="x²"),
     ),
     grid={"mode": MODES, "M": (20, 100), "h": (0.05, 0.2, 0.5)},
     settings={"generations": 400, "mu0": 0.0, "sigma0_2": 1.0},
@@ -269,6 +269,8 @@ STUDY = Study(
     quick_grid={"mode": MODES, "M": (20, 100), "h": (0.05, 0.5)},
     quick_settings={"generations": 300, "mu0": 0.0, "sigma0_2": 1.0},
     quick_reps=1000,
+    # at most every generation's M points (accumulate), float64, twice (samples and kernel centres)
+    memory=lambda p: 16.0 * p["M"] * (p["generations"] + 1),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -175,8 +175,20 @@ def plot(ds):
 
 
 PARAMS = (
-    Param("gamma_true", float, "true discount γ", low=0.0, high=1.0, high_inclusive=False, units="1"),
-    Param("gamma_assumed", float, "discount γ' assumed by IRL", low=0.0, high=1.0, high_inclusive=False, units="1"),
+    # γ = 0 makes every |γ' − γ| gap degenerate on the log axes (and STARC's value term vanishes)
+    Param(
+        "gamma_true", float, "true discount γ", low=0.0, low_inclusive=False, high=1.0, high_inclusive=False, units="1"
+    ),
+    Param(
+        "gamma_assumed",
+        float,
+        "discount γ' assumed by IRL",
+        low=0.0,
+        low_inclusive=False,
+        high=1.0,
+        high_inclusive=False,
+        units="1",
+    ),
     *sup.MDP_PARAMS,
 )
 

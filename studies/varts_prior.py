@@ -162,7 +162,7 @@ def plot(ds):
 PARAMS = (
     Param("prior", str, "VarTS's prior: correct, misspecified, or estimated", choices=PRIORS),
     Param("K", int, "number of arms", low=2, units="1"),
-    Param("horizon", int, "rounds per run n", low=1, units="1"),
+    Param("horizon", int, "rounds per run n", low=2, units="1"),
     Param("grid_points", int, "log-spaced rounds at which regret is recorded", low=3, units="1"),
     Param("mu0", float, "true prior mean of the arm means", units="reward"),
     Param("kappa0", float, "true prior strength", low=0, low_inclusive=False, units="1"),

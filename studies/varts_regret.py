@@ -168,7 +168,7 @@ def plot(ds):
 
 PARAMS = (
     Param("K", int, "number of arms", low=2, units="1"),
-    Param("horizon", int, "rounds per run n", low=1, units="1"),
+    Param("horizon", int, "rounds per run n", low=2, units="1"),
     Param("grid_points", int, "log-spaced rounds at which regret is recorded", low=3, units="1"),
     Param("mu0", float, "prior mean of the arm means", units="reward"),
     Param("kappa0", float, "prior strength: Var(mu_i | s_i) = s_i^2 / kappa0", low=0, low_inclusive=False, units="1"),

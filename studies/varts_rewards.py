@@ -143,7 +143,7 @@ def plot(ds):
 PARAMS = (
     Param("env", str, "reward distribution: Bernoulli(mu) or Beta(4 mu, 4(1 - mu))", choices=("bernoulli", "beta")),
     Param("K", int, "number of arms", low=2, units="1"),
-    Param("horizon", int, "rounds per run n", low=1, units="1"),
+    Param("horizon", int, "rounds per run n", low=2, units="1"),
     Param("grid_points", int, "log-spaced rounds at which regret is recorded", low=3, units="1"),
     Param("prior_a", float, "arm means mu_i ~ Beta(prior_a, prior_b)", low=0, low_inclusive=False, units="1"),
     Param("prior_b", float, "arm means mu_i ~ Beta(prior_a, prior_b)", low=0, low_inclusive=False, units="1"),

@@ -193,7 +193,7 @@ PARAMS = (
         units="1",
     ),
     Param("K", int, "number of arms", low=2, units="1"),
-    Param("horizon", int, "rounds per run n", low=1, units="1"),
+    Param("horizon", int, "rounds per run n", low=2, units="1"),
     Param("grid_points", int, "log-spaced rounds at which regret is recorded", low=3, units="1"),
 )
 
