@@ -529,7 +529,8 @@ def _write(path: Path, text: str) -> None:
 
 def generate(app) -> None:
     docs = Path(app.srcdir)
-    studies = all_studies()
+    # the site documents the packaged studies; a plugin or test study (SIMKIT_STUDIES) is not part of it
+    studies = [s for s in all_studies() if s.simulate.__module__.startswith("simkit.studies.")]
     out = docs / "studies"
     wanted = {"index.md"}
     _write(out / "index.md", studies_index(studies))
