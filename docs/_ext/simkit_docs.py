@@ -545,6 +545,9 @@ def generate(app) -> None:
     families = list(dict.fromkeys(s.family for s in studies))
     for family in families:
         _write(fam / f"{family}.md", family_page(family, [s for s in studies if s.family == family], docs))
+    for stale in fam.glob("*.md"):
+        if stale.stem not in families and stale.name != "index.md":
+            stale.unlink()
     _write(
         fam / "index.md",
         "\n".join(
