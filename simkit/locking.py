@@ -49,6 +49,9 @@ def hold(folder):
             raise FolderBusyError(
                 f"{folder} is in use by {holder}; wait for it to finish or use another --out"
             ) from None
+        except OSError as exc:  # a file system without locks (some network mounts)
+            os.close(fd)
+            raise OutputError(f"cannot lock {path}: {exc.strerror or type(exc).__name__} (use a local --out)") from None
         # the holder before us may have removed the file between our open and our lock: retry on the new one
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino
