@@ -117,6 +117,27 @@ def _local_scheduler():
     return dask.config.set(scheduler="synchronous")
 
 
+def _netcdf_bytes(ds: xr.Dataset) -> bytes:
+    """``ds`` as NetCDF4 (HDF5) bytes, serialised in memory through h5netcdf.
+
+    ``to_netcdf`` into a buffer uses the netCDF3 scipy backend before xarray 2025, so the h5netcdf
+    store is driven directly: an h5netcdf file on a ``BytesIO`` (h5py writes file-like objects).
+    """
+    import io
+
+    import h5netcdf
+    from xarray.backends import H5NetCDFStore
+
+    buffer = io.BytesIO()
+    with _local_scheduler():
+        store = H5NetCDFStore(h5netcdf.File(buffer, "w"), mode="w")
+        try:
+            ds.dump_to_store(store, encoding=_encoding(ds))
+        finally:
+            store.close()
+    return buffer.getvalue()
+
+
 def write_dataset(ds: xr.Dataset, path) -> Path:
     """Write ``ds`` to ``path`` (NetCDF4 via h5netcdf, compressed losslessly) atomically.
 
@@ -130,7 +151,6 @@ def write_dataset(ds: xr.Dataset, path) -> Path:
         One line naming the file and the reason (no space left, file too large, ...); the
         partial temporary file is removed.
     """
-    import io
 
     path = Path(path)
     try:
@@ -139,11 +159,7 @@ def write_dataset(ds: xr.Dataset, path) -> Path:
         raise OutputError(f"cannot create folder {path.parent}: {exc.strerror or type(exc).__name__}") from None
     if path.is_dir():
         raise OutputError(f"cannot write {path}: a folder of that name is in the way")
-    clean = _sanitise(ds)
-    buffer = io.BytesIO()
-    with _local_scheduler():
-        clean.to_netcdf(buffer, engine="h5netcdf", encoding=_encoding(clean))
-    data = buffer.getbuffer()
+    data = _netcdf_bytes(_sanitise(ds))
     from .interrupts import critical
 
     with critical():  # Ctrl-C / SIGTERM wait until the file is in place or removed
