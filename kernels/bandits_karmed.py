@@ -44,6 +44,19 @@ The work array of one replication, ``float64[9, K]``, holds on return: row 0 the
 row 1 the arm variances, row 2 the pull counts, row 3 the running reward means, row 4 the running
 sums of squared deviations (Welford), row 5 the binarised success counts; rows 6-8 VarTS's
 posterior ``(mu_N, sqrt(2 beta_N / kappa_N), 1 / alpha_N)`` per arm, refreshed when the arm is pulled.
+
+GPU memory traffic (one thread per replication; :func:`simkit.launch.launch` stores ``work``,
+``regret`` and the states with the replication index fastest, so element ``work[r][row, i]`` of
+threads ``r, r+1, ...`` are consecutive doubles).  Per round, with K arms: the index loop reads two
+per-arm values (count, mean: ``16 K`` bytes) for UCB1 and KL-UCB, three (``24 K``) for UCB-V, Gaussian
+TS, VarTS (its cached ``mu_N``, scale and ``1/alpha_N``) and Bernoulli TS; every warp reads the same
+arm ``i`` at the same time, so these loads are coalesced.  The pulled arm's update reads 40 bytes
+(mean, variance, count, running mean, squared-deviation sum) and writes 24 (48 for VarTS): a gather
+/ scatter by arm, since the threads of a warp pull different arms (at most ``min(K, 32)`` 32-byte
+segments per access).  The regret is written once per grid round (8 bytes, coalesced).  The RNG
+state is read once into a thread-local array (registers after inlining) and written back once
+(16 + 16 bytes per replication); the policy parameters, the instance and the grid are shared by
+all threads (broadcast loads).
 """
 
 from __future__ import annotations
@@ -53,7 +66,7 @@ import math
 import numba
 from numba import cuda
 
-from .rng import bernoulli, beta, gamma, normal, t_polar
+from .rng import bernoulli, beta, copy_state, gamma, normal, t_polar
 from .targets import cpu_launcher, cuda_launcher, device
 
 __all__ = [
@@ -287,6 +300,9 @@ def karmed_cuda(states, env, inst_mode, inst_mean, inst_var, env_prior, policy, 
     """One CUDA thread per replication of :func:`karmed_body`."""
     r = cuda.grid(1)
     if r < states.shape[0]:
+        state = cuda.local.array(2, numba.uint64)
+        copy_state(states[r], state)
         karmed_body(
-            states[r], env, inst_mode, inst_mean, inst_var, env_prior, policy, pp, horizon, grid, work[r], regret[r]
+            state, env, inst_mode, inst_mean, inst_var, env_prior, policy, pp, horizon, grid, work[r], regret[r]
         )
+        copy_state(state, states[r])

@@ -44,6 +44,19 @@ Work arrays of one replication (overwritten): ``uinv`` float64[L, d, d], ``theta
 ``chol`` float64[d, d], ``ctx`` float64[n, d] and ``ctx_rewards`` float64[n] (the round's arms and
 mean rewards); ``pulls`` float64[n] receives the final pull counts (per arm, or per context slot with
 fresh contexts) and ``regret_out`` float64[G] the regret at the grid rounds.
+
+GPU memory traffic (one thread per replication; every work array stored with the replication
+index fastest by :func:`simkit.launch.launch`, so all threads reading the same logical element
+make one coalesced access).  Per round with ``n`` fixed arms in ``R^d`` (DS-OFUL, linear TS): the
+argmax reads the arms' predictions and squared widths (``16 n`` bytes); the Sherman–Morrison update
+reads ``U^-1`` (``8 d^2``) for ``z``, reads and writes it again (``16 d^2``), updates ``theta``
+(``16 d``) and each arm's prediction and width (``32 n``): about ``24 d^2 + 48 n`` bytes per
+updating round, all coalesced; linear TS adds the Cholesky factor (``chol``, ``d^2`` writes and
+``d^3/3`` reads).  SupLinUCB does this per level it visits.  The arm features and mean rewards
+(``arms``, ``rewards``) are shared read-only arrays: every thread of a warp reads the row of its
+own chosen arm, served from L1/L2 (``n d`` doubles).  With fresh contexts each round writes the
+``n x d`` contexts (``8 n d``) and recomputes every prediction and width (``O(L n d^2)`` reads of
+``U^-1``).  RNG state: registers, loaded and stored once.
 """
 
 from __future__ import annotations
@@ -53,7 +66,7 @@ import math
 import numba
 from numba import cuda
 
-from .rng import normal, uniform
+from .rng import copy_state, normal, uniform
 from .targets import cpu_launcher, cuda_launcher, device
 
 __all__ = [
@@ -404,8 +417,10 @@ def linear_cuda(
     """One CUDA thread per replication of :func:`linear_body`."""
     r = cuda.grid(1)
     if r < states.shape[0]:
+        state = cuda.local.array(2, numba.uint64)
+        copy_state(states[r], state)
         linear_body(
-            states[r],
+            state,
             arms,
             rewards,
             fresh,
@@ -427,3 +442,4 @@ def linear_cuda(
             pulls[r],
             regret[r],
         )
+        copy_state(state, states[r])

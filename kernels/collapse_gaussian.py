@@ -15,6 +15,15 @@ below ``μₙ²``, where ``x − x̄`` would cancel to zero.
 Outputs at each recorded generation: the mean ``μₙ`` (d), ``log det Σₙ`` and ``tr Σₙ``.
 
 Draw order: for each generation ``n = 1..G``, ``z`` (M·d normals, sample-major).
+
+GPU memory traffic (one thread per replication; ``z``, ``vecs``, ``mats`` and the outputs are
+stored with the replication index fastest by :func:`simkit.launch.launch`, so every access below
+is coalesced across a warp).  Per generation with ``M`` samples in ``d`` dimensions: the draw
+writes ``z`` (``8 M d`` bytes); the mean and the ``d(d+1)/2`` scatter entries read it ``d(d+3)/2``
+times (``4 M d (d + 3)`` bytes); the frame change ``L S_z L^T``, the pooling and the Cholesky
+factorisation read and write ``O(d^3)`` doubles of the ``d x d`` work matrices; the outputs
+(``d + 2`` doubles) are written at recorded generations only.  RNG state: registers, loaded and
+stored once.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import numpy as np
 from numba import cuda
 
 from .collapse_linalg import cholesky_shifted, fill_normal_matrix
+from .rng import copy_state
 from .targets import cpu_launcher, cuda_launcher, device
 
 
@@ -205,8 +215,10 @@ def gaussian_chain_cuda(
     if r < states.shape[0]:
         v = vecs[r]
         w = mats[r]
+        state = cuda.local.array(2, numba.uint64)
+        copy_state(states[r], state)
         gaussian_chain_body(
-            states[r],
+            state,
             mu0,
             sigma0,
             ddof,
@@ -227,3 +239,4 @@ def gaussian_chain_cuda(
             out_logdet[r],
             out_trace[r],
         )
+        copy_state(state, states[r])

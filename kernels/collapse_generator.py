@@ -13,6 +13,14 @@ for recorded generation ``record[i]`` and ``lams[j]`` (``Σ = I``).
 Draw order: ``w₀`` direction (d normals); then for ``k = 0..steps``: if ``k`` is recorded,
 the downstream ``X`` (T·d, row-major) and its noise (T); if ``k < steps``, the generator's
 ``X̄ₖ`` (T₀·d, row-major) and its noise (T₀).
+
+GPU memory traffic (one thread per replication; every work array stored with the replication
+index fastest by :func:`simkit.launch.launch`, all accesses coalesced).  Per generator step with a
+``T0 x d`` design (``p = min(T0, d)``): the design and its noise are written (``8 T0 (d + 1)``
+bytes), the ``p x p`` Gram matrix reads the design ``p`` times (``8 T0 d p``), labels and the
+right-hand side read it twice more (``16 T0 d``), and the Cholesky solve reads ``O(p^3)`` doubles;
+a recorded generation does the same for the ``T x d`` downstream design plus one ``d x d``
+Cholesky solve per ridge ``lambda``.  RNG state: registers, loaded and stored once.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from .collapse_linalg import (
     rmatvec,
     sq_distance,
 )
-from .rng import fill_normal
+from .rng import copy_state, fill_normal
 from .targets import cpu_launcher, cuda_launcher, device
 
 
@@ -201,8 +209,10 @@ def generator_ridge_cuda(
         a = vecs[r]
         g = gmats[r]
         m = dmats[r]
+        state = cuda.local.array(2, numba.uint64)
+        copy_state(states[r], state)
         generator_ridge_body(
-            states[r],
+            state,
             w_norm,
             sigma0,
             sigma,
@@ -225,3 +235,4 @@ def generator_ridge_cuda(
             gen_err[r],
             test_err[r],
         )
+        copy_state(state, states[r])

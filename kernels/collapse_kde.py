@@ -10,6 +10,13 @@ replace).
 
 Draw order: generation 0, ``M`` normals; each later generation, for each new point one
 uniform index (one word) then one normal.
+
+GPU memory traffic (one thread per replication; ``pool`` and the outputs stored with the
+replication index fastest by :func:`simkit.launch.launch`).  Per generation of ``M`` points:
+``M`` reads of uniformly chosen stored points (8 bytes each, a gather: each thread picks its own
+index, so these are not coalesced), ``M`` coalesced writes of the new points (``8 M`` bytes) and
+two coalesced passes over them for the mean and variance (``16 M`` bytes); two outputs (16 bytes,
+coalesced).  RNG state: registers, loaded and stored once.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from .rng import normal, randint
+from .rng import copy_state, normal, randint
 from .targets import cpu_launcher, cuda_launcher, device
 
 
@@ -96,4 +103,7 @@ def kde_chain_cuda(states, M, mu0, sigma0, h, accumulate, pool, out_var, out_poo
     """CUDA launcher, one thread per replication; ``pool`` is ``(reps, capacity)`` work space."""
     r = cuda.grid(1)
     if r < states.shape[0]:
-        kde_chain_body(states[r], M, mu0, sigma0, h, accumulate, pool[r], out_var[r], out_pooled[r])
+        state = cuda.local.array(2, numba.uint64)
+        copy_state(states[r], state)
+        kde_chain_body(state, M, mu0, sigma0, h, accumulate, pool[r], out_var[r], out_pooled[r])
+        copy_state(state, states[r])

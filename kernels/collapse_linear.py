@@ -10,6 +10,14 @@ equations ``G = Σ Xᵢᵀ Xᵢ``, ``h = Σ Xᵢᵀ yᵢ`` and solving them.  Th
 Draw order (the NumPy reference reads the same stream in this order):
 ``w*`` (d normals); ``X`` (T·d normals, row-major) when the design is fixed; then for each
 iteration: a fresh ``X`` (T·d, row-major) when the design is fresh, then ``ε`` (T normals).
+
+GPU memory traffic (one thread per replication; ``X``, ``y``, ``vecs``, ``mats`` and ``out``
+stored with the replication index fastest by :func:`simkit.launch.launch`, all accesses below
+coalesced).  Per iteration with a ``T x d`` design: a fresh design writes ``X`` (``8 T d`` bytes)
+and its Gram matrix reads it ``d`` times (``8 T d^2``); labels read ``X`` once and write ``y``
+(``8 T (d + 1)``); ``X^T y`` reads both (``8 T (d + 1)``); accumulating the normal equations reads
+and writes ``d^2 + d`` doubles; the Cholesky solve reads ``O(d^3)`` doubles of ``G`` and ``L``.
+RNG state: registers, loaded and stored once.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import numpy as np
 from numba import cuda
 
 from .collapse_linalg import cholesky_shifted, cholesky_solve, fill_normal_matrix, gram, rmatvec, sq_distance
-from .rng import fill_normal
+from .rng import copy_state, fill_normal
 from .targets import cpu_launcher, cuda_launcher, device
 
 
@@ -112,8 +120,10 @@ def linear_chain_cuda(states, sigma, ridge, accumulate, fresh_design, vecs, X, y
     if r < states.shape[0]:
         v = vecs[r]
         m = mats[r]
+        state = cuda.local.array(2, numba.uint64)
+        copy_state(states[r], state)
         linear_chain_body(
-            states[r],
+            state,
             sigma,
             ridge,
             accumulate,
@@ -129,3 +139,4 @@ def linear_chain_cuda(states, sigma, ridge, accumulate, fresh_design, vecs, X, y
             m[2],
             out[r],
         )
+        copy_state(state, states[r])

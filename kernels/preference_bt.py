@@ -7,11 +7,20 @@ The body fits one data set of win counts ``W`` (``W[i, j]`` = times item ``i`` b
 from ``θ = 0``.  Gradient ``g_i = −Σ_j (W_ij − N_ij σ_ij) + λθ_i`` (``N = W + Wᵀ``), Hessian
 ``H = Lap(N∘σ(1−σ)) + λI`` (SPD), Newton step ``s = H⁻¹g`` by a Cholesky solve, scaled by
 ``min(1, cap/‖s‖∞)``; stop when ``‖s‖∞ < tol``.  The iteration count is returned, or ``-1`` when
-``max_iter`` steps did not reach ``tol``.  No randomness is used.  Spec: shared/reference/
-shift_preferences.md, S2 §3.
+``max_iter`` steps did not reach ``tol``.  No randomness is used.
 
 The module also holds the pair sums of the local Mixup target used by ``calibration-overlap``
-(:func:`mixup_cluster_body`, spec S4), the other per-replication loop of the family.
+(:func:`mixup_cluster_body`), the other per-replication loop of the family.
+
+GPU memory traffic (one thread per data set or (replication, cluster) row; every per-row array
+stored with the row index fastest by :func:`simkit.launch.launch`, all accesses coalesced except
+the label-indexed ones noted).  Bradley–Terry Newton step with ``K`` items: the gradient and the
+Hessian read ``W`` twice (``16 K^2`` bytes) and write the Hessian (``8 K^2``); the Cholesky solve
+reads and writes ``O(K^3/3)`` doubles of it.  Mixup pair sums with ``n`` points, ``kc`` classes:
+each pair within the bandwidth reads two positions and labels and updates up to eight entries of
+the difference arrays, the class column chosen by the pair's labels (a gather/scatter across a
+warp); the running sums read and write ``(n - 1)(2 kc + 2)`` doubles once.  Mixup nodes: per node
+about ``4 kc + 6`` doubles read and 2 written.
 """
 
 from __future__ import annotations
@@ -147,7 +156,7 @@ def bt_newton_cuda(w, lam, tol, max_iter, cap, hess, grad, theta, iters):
 
 
 # --------------------------------------------------------------------------------------------
-# Mixup pair sums for ``calibration-overlap`` (spec S4 §3, §10).  They live here because this
+# Mixup pair sums for ``calibration-overlap`` (:mod:`simkit.shift_preferences.calibration`).  They live here because this
 # family has one kernel module; the body is independent of the Bradley–Terry fit above.
 # --------------------------------------------------------------------------------------------
 

@@ -11,6 +11,12 @@ Launchers work on a ``(R, n, k)`` float64 array in place:
 
 * ``fwht_cpu(chunk, a)``: ``prange`` over (matrix, block of ``chunk`` columns) pairs;
 * ``fwht_cuda(a)``: one CUDA thread per (matrix, column).
+
+GPU memory traffic (one thread per (matrix, column), launched with ``layout="as-given"``:
+thread ``t`` works on column ``t % k`` of matrix ``t // k``, so in C order the threads of a warp
+already touch consecutive columns of the same row — coalesced when ``k >= 32``, and a reordering
+would break that).  Per butterfly stage each thread reads and writes its whole column once
+(``16 n`` bytes); ``ceil(log2 n)`` stages plus one scaling pass.
 """
 
 from __future__ import annotations

@@ -30,6 +30,18 @@ _TWO_PI = 6.283185307179586
 
 
 @device
+def copy_state(source, target):
+    """Copy a generator state (uint64[2]) from ``source`` to ``target``.
+
+    CUDA launchers load a thread's state from its row of the device array into a thread-local
+    array once, run the body on that copy (which the compiler keeps in registers), and store it
+    back once, instead of reading and writing device memory at every draw.
+    """
+    target[0] = source[0]
+    target[1] = source[1]
+
+
+@device
 def next_u64(state):
     """Advance ``state`` (uint64[2]) by one xoroshiro128+ step and return the output word."""
     s0 = state[0]

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..backends import DEFAULT_BACKEND, check_backend
 from ..errors import ConvergenceError
-from ..launch import launch
+from ..launch import launch, per_item
 from ..validation import check_int, check_real
 from .mdp import check_gamma, check_initial, check_policy, check_reward, check_transitions, expected_reward
 
@@ -126,8 +126,8 @@ def bellman(tau, rbar, gamma, alpha=0.0, *, tol=1e-10, max_iter=None, v0=None, b
         n, n_states, n_actions = rbar.shape
         tau_t = np.ascontiguousarray(tau.reshape(n, n_states * n_actions, n_states).transpose(0, 2, 1))
         args = (
-            tau_t,
-            np.ascontiguousarray(rbar.reshape(n, -1)),
+            per_item(tau_t),
+            per_item(rbar.reshape(n, -1)),
             n_actions,
             float(gamma),
             float(alpha),

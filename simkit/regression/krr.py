@@ -43,7 +43,7 @@ from scipy import special
 
 from ..backends import DEFAULT_BACKEND, check_backend, check_states, get_xp, to_numpy
 from ..errors import ParameterError
-from ..launch import launch
+from ..launch import launch, per_item
 from ..rng import Stream
 from ..validation import check_array, check_choice, check_int, check_real
 from .theory import sine_series
@@ -205,7 +205,7 @@ def krr_markov(x, y, lam, kernel="brownian_bridge", backend=DEFAULT_BACKEND):
     mu = n * np.broadcast_to(_check_lam(lam), (reps,)).astype(float)
     bridge = 1 if kernel == "brownian_bridge" else 0
     c = np.zeros_like(x)
-    args = (np.ascontiguousarray(x), np.ascontiguousarray(y), np.ascontiguousarray(mu), bridge)
+    args = (per_item(x), per_item(y), per_item(mu), bridge)
     if backend == "cuda":
         launch(markov_krr_cuda, backend, args=args, scratch=((reps, n), (reps, n)), outputs=(c,), size=reps)
     else:

@@ -139,7 +139,14 @@ def fwht(a, backend=DEFAULT_BACKEND):
     if backend == "numba":
         launch(fwht_cpu, backend, args=(_FWHT_CHUNK,), outputs=(out,))
     else:
-        launch(fwht_cuda, backend, outputs=(out,), size=out.shape[0] * out.shape[2], threads=FWHT_THREADS)
+        launch(
+            fwht_cuda,
+            backend,
+            outputs=(out,),
+            size=out.shape[0] * out.shape[2],
+            threads=FWHT_THREADS,
+            layout="as-given",  # thread t works on column t % k of matrix t // k: C order is already coalesced
+        )
     return out[0] if squeeze else out
 
 

@@ -186,12 +186,12 @@ def fit_bt(w, lam=RIDGE, *, backend="numpy", tol=NEWTON_TOL, max_iter=NEWTON_MAX
         theta, iters = fit_bt_batched(w, lam, tol=tol, max_iter=max_iter, cap=cap)
     elif backend in ("numba", "cuda"):
         from ..kernels.preference_bt import bt_newton_cpu, bt_newton_cuda
-        from ..launch import launch
+        from ..launch import launch, per_item
 
         bsz, k = w.shape[:2]
         theta = np.zeros((bsz, k))
         iters = np.zeros(bsz, dtype=np.int64)
-        args = (w, float(lam), float(tol), int(max_iter), float(cap))
+        args = (per_item(w), float(lam), float(tol), int(max_iter), float(cap))
         if backend == "numba":
             launch(bt_newton_cpu, backend, args=args, outputs=(theta, iters))
         else:

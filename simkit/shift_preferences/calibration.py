@@ -312,7 +312,7 @@ def mixup_coefficients(x, y, h, kc, backend="numpy"):
         out = _mixup_numpy(xf, yf, float(h), kc)
     elif backend in ("numba", "cuda"):
         from ..kernels.preference_bt import mixup_cpu, mixup_cuda
-        from ..launch import launch
+        from ..launch import launch, per_item
 
         rows = xf.shape[0]
         out = (
@@ -323,12 +323,12 @@ def mixup_coefficients(x, y, h, kc, backend="numpy"):
         )
         outputs = (out[0], out[1], out[2], out[3])
         if backend == "numba":
-            launch(mixup_cpu, backend, args=(xf, yf, float(h)), outputs=outputs)
+            launch(mixup_cpu, backend, args=(per_item(xf), per_item(yf), float(h)), outputs=outputs)
         else:
             launch(
                 mixup_cuda,
                 backend,
-                args=(xf, yf, float(h)),
+                args=(per_item(xf), per_item(yf), float(h)),
                 scratch=((rows, n), (rows, n, kc), (rows, n, kc), (rows, n)),
                 outputs=outputs,
                 size=rows,
@@ -597,7 +597,7 @@ def _mixup_node_confidence(coef, x, beta, q, r, backend="numpy"):
     half = NODES_PER_PIECE // 2  # nodes g < half are nearer the left end
     if backend in ("numba", "cuda"):
         from ..kernels.preference_bt import mixup_nodes_cpu, mixup_nodes_cuda
-        from ..launch import launch
+        from ..launch import launch, per_item
 
         piece = np.broadcast_to(np.arange(n + 1), (reps, k, n + 1))
         parts = [_mixup_sources(coef, x, piece, np.full(piece.shape, left)) for left in (True, False)]
@@ -617,7 +617,7 @@ def _mixup_node_confidence(coef, x, beta, q, r, backend="numpy"):
             np.tile(np.arange(k, dtype=np.int64), reps),
         )
         kernel = mixup_nodes_cpu if backend == "numba" else mixup_nodes_cuda
-        launch(kernel, backend, args=args, outputs=(conf, hit), size=rows)
+        launch(kernel, backend, args=tuple(per_item(a) for a in args), outputs=(conf, hit), size=rows)
         return conf.reshape(reps, -1), np.where(hit.reshape(reps, -1) > 0.5, q, r)
     conf = np.empty(z.shape)
     acc = np.empty(z.shape)
