@@ -62,6 +62,7 @@ __all__ = [
     "LAYOUTS",
     "launch",
     "per_item",
+    "item_first_view",
     "PerItem",
     "recording",
     "recording_active",
@@ -275,22 +276,39 @@ def _to_device_item_fastest(cuda, a):
     if a.ndim < 2:
         return cuda.to_device(np.ascontiguousarray(a))
     base = cuda.to_device(np.ascontiguousarray(np.moveaxis(a, 0, -1)))
-    order = (a.ndim - 1, *range(a.ndim - 1))
     from numba import config
 
     if config.ENABLE_CUDASIM:  # the simulator's device array wraps a NumPy array: a transposed view of it
-        view = base.transpose(order)
+        view = base.transpose((a.ndim - 1, *range(a.ndim - 1)))
     else:
-        from numba.cuda.cudadrv.devicearray import DeviceNDArray
-
-        view = DeviceNDArray(
-            shape=tuple(base.shape[i] for i in order),
-            strides=tuple(base.strides[i] for i in order),
-            dtype=base.dtype,
-            gpu_data=base.gpu_data,
-        )
+        view = item_first_view(base)
     view.simkit_base = base
     return view
+
+
+def item_first_view(base):
+    """A view of the device array ``base`` (shape ``(..., size)``) with the last axis moved first.
+
+    Parameters
+    ----------
+    base : numba.cuda.cudadrv.devicearray.DeviceNDArray, shape (a, b, ..., size)
+        A C-contiguous device array whose last axis is the work item.
+
+    Returns
+    -------
+    numba.cuda.cudadrv.devicearray.DeviceNDArray, shape (size, a, b, ...)
+        The same device memory (no copy), strides ``(itemsize, *base.strides[:-1])``: the kernel
+        indexes it items first while consecutive items are adjacent in memory.
+    """
+    from numba.cuda.cudadrv.devicearray import DeviceNDArray
+
+    order = (len(base.shape) - 1, *range(len(base.shape) - 1))
+    return DeviceNDArray(
+        shape=tuple(base.shape[i] for i in order),
+        strides=tuple(base.strides[i] for i in order),
+        dtype=base.dtype,
+        gpu_data=base.gpu_data,
+    )
 
 
 def _to_host(dev):

@@ -125,3 +125,39 @@ def test_recorded_signature_is_the_strided_view():
     with launch_mod.recording() as rec:
         launch(_layout_cuda, "cuda", states=states, args=(per_item(table), 2.0), outputs=(out,), layout="as-given")
     assert [getattr(t, "layout", None) for t in rec.launches[0].signature] == ["C", "C", None, "C"]
+
+
+def test_the_device_view_outside_the_simulator():
+    """The real-GPU path of the layout (a ``DeviceNDArray`` over the same memory), checked without a GPU.
+
+    ``item_first_view`` builds the strided view from the buffer's device pointer only, so a stand-in
+    buffer (a pointer value, shape, strides) shows what a kernel launch would pass: the pointer, the
+    item-first shape and the item-fastest strides, typed as layout ``A``.  Runs in a subprocess
+    without ``NUMBA_ENABLE_CUDASIM`` (the simulator replaces ``numba.cuda.cudadrv``).
+    """
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        from simkit.launch import item_first_view
+
+        class Pointer:
+            class device_ctypes_pointer:
+                value = 4096
+
+        buffer = np.zeros((4, 5, 7))  # (rows, columns, items) in C order
+        base = type("Base", (), {"shape": buffer.shape, "strides": buffer.strides, "dtype": buffer.dtype,
+                                 "gpu_data": Pointer()})()
+        view = item_first_view(base)
+        shim = view._strided_memory_view_shim  # what numba-cuda passes to the kernel
+        print(view.shape, view.strides, view._numba_type_.layout, shim.ptr, shim._layout.strides_in_bytes)
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[0] == "(7, 4, 5) (8, 280, 56) A 4096 (8, 280, 56)"
