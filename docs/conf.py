@@ -45,6 +45,13 @@ templates_path = ["_templates"]
 html_static_path = ["_static"]
 html_css_files = ["simkit.css"]
 
+# --- MathJax, shipped in docs/_static/mathjax/ so that formulas render offline ---------------
+# MathJax 3.2.2 (Apache-2.0, from the npm package "mathjax", es5/): the combined component
+# tex-chtml-full.js (TeX input with every TeX extension built in, so none is fetched at run time,
+# CommonHTML output) and the CHTML fonts it loads from output/chtml/fonts/woff-v2/.  A relative
+# mathjax_path is relative to _static/; MathJax finds its fonts relative to the script.
+mathjax_path = "mathjax/tex-chtml-full.js"
+
 # --- MyST / myst-nb -------------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3

@@ -1,15 +1,36 @@
 """simkit: Monte Carlo simulations of model misspecification beside the theory that predicts them.
 
 Families: model collapse (:mod:`simkit.collapse`), bandits (:mod:`simkit.bandits`),
-regression (:mod:`simkit.regression`) and inverse RL (:mod:`simkit.irl`).  Studies (reproduced
-figures) live in :mod:`simkit.studies`; run one with :func:`run_study` or ``simkit run``.
+regression (:mod:`simkit.regression`), inverse RL (:mod:`simkit.irl`), and covariate shift,
+preferences, calibration and continual learning (:mod:`simkit.shift_preferences`).  Studies
+(reproduced figures) live in :mod:`simkit.studies`; run one with :func:`run_study` or
+``simkit run``.
+
+What ``import simkit`` gives (``__all__``): ``__version__``; the exceptions of
+:mod:`simkit.errors`, every one a :class:`~simkit.errors.SimkitError`; :func:`run_study`
+(:func:`simkit.api.run_study`); and :func:`get_study` and :func:`all_studies`
+(:mod:`simkit.registry`).  The functions are imported on first use, so ``import simkit`` is quick.
+
+Examples
+--------
+>>> import simkit
+>>> simkit.__version__
+'0.1.0'
+>>> issubclass(simkit.ParameterError, (simkit.SimkitError, ValueError))
+True
+
+Run a study's quick settings in memory (seconds; not run here)::
+
+    result = simkit.run_study("collapse-gaussian", quick=True, out=None, progress=False)
+    [check.outcome for check in result.checks]
 """
 
 from __future__ import annotations
 
 import os as _os
 
-__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it)
+#: The version string of the package (PEP 440); the one place it is written (pyproject.toml reads it).
+__version__ = "0.1.0"
 
 
 def _source_checkout_root():

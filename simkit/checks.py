@@ -32,6 +32,26 @@ __all__ = [
 def z_for(npoints: int, family_alpha: float = 1e-3, minimum: float = 4.0) -> float:
     """The z multiplier for ``npoints`` simultaneous two-sided comparisons.
 
+    The Bonferroni quantile ``Φ⁻¹(1 − family_alpha / (2·npoints))``, so that the chance of any
+    false alarm over all the points stays below ``family_alpha``, but never less than
+    ``minimum``.
+
+    Parameters
+    ----------
+    npoints : int
+        Number of compared points (values below 1 count as 1).
+    family_alpha : float, optional
+        Family-wise false-alarm probability; default 1e-3.
+    minimum : float, optional
+        Smallest multiplier returned; default 4.
+
+    Returns
+    -------
+    float
+        The multiplier ``z`` (in standard errors).
+
+    Examples
+    --------
     >>> z_for(1)
     4.0
     >>> round(z_for(10_000), 2)
@@ -83,10 +103,42 @@ def within_mc_error(
 
     Parameters
     ----------
+    name : str
+        Short name of the check (as printed in the checks table).
     sim : xarray.DataArray
-        Simulated values with a ``dim`` dimension.
+        Simulated values with a ``dim`` dimension (any units).
     theory : xarray.DataArray
-        Predictions broadcastable against ``sim`` without ``dim``.
+        Predictions broadcastable against ``sim`` without ``dim``, in the units of ``sim``;
+        NaN where there is no prediction (such points are not compared).
+    rel : float, optional
+        Relative slack, a fraction of ``|theory|``; default 0.02.
+    abs_tol : float, optional
+        Absolute slack, in the units of ``sim``; default 0.
+    z : float, optional
+        Multiplier of the standard error; default :func:`z_for` of the number of compared points.
+    dim : str, optional
+        The replication dimension; default ``"rep"``.
+    claim : str, optional
+        The claim in words (shown by ``simkit describe`` and the checks table).
+    skew_correction : bool, optional
+        Apply Hall's transform and Cochran's rule (see above); default true.
+
+    Returns
+    -------
+    Check
+        ``value`` is the worst ``|Δ|/tol`` (dimensionless), ``tolerance`` is 1, ``detail`` names
+        the worst point with its simulated and predicted values.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> sim = xr.DataArray(np.tile([0.9, 1.1], 50), dims="rep")
+    >>> within_mc_error("mean is 1", sim, xr.DataArray(1.0)).outcome
+    'pass'
+    >>> within_mc_error("mean is 2", sim, xr.DataArray(2.0)).outcome
+    'fail'
+    >>> within_mc_error("no theory", sim, xr.DataArray(np.nan)).outcome
+    'inconclusive'
     """
     s = summarize(sim, dim)
     mean, se = xr.broadcast(s["mean"], s["se"])
@@ -195,6 +247,27 @@ def mean_less(
     and **inconclusive** in between: the replications cannot decide, and ``detail`` estimates how
     many would (the count at which the observed gap would reach ``z`` standard errors).
 
+    Parameters
+    ----------
+    name : str
+        Short name of the check.
+    a, b : xarray.DataArray, shape (R,)
+        The two samples over ``dim``, in the same units.
+    z : float, optional
+        Standard errors the gap must reach to decide; default 3.
+    dim : str, optional
+        The replication dimension; default ``"rep"``.
+    factor : float, optional
+        Compare ``mean(a)`` with ``factor · mean(b)``; default 1.
+    claim : str, optional
+        The claim in words.
+
+    Returns
+    -------
+    Check
+        ``value`` is the gap in standard errors, ``tolerance`` is ``z`` and ``direction`` is
+        ``">="``; ``detail`` gives both means with their standard errors.
+
     Examples
     --------
     >>> import numpy as np, xarray as xr
@@ -254,6 +327,39 @@ def condition(
     """A check from an already-computed statistic and its bound.
 
     ``passed`` is ignored (the check is not passed) when ``inconclusive`` is true.
+
+    Parameters
+    ----------
+    name : str
+        Short name of the check.
+    passed : bool
+        Whether the data support the claim.
+    value : float
+        The measured statistic (converted to float).
+    tolerance : float
+        Its bound.
+    detail : str, optional
+        Where and by how much, or for an inconclusive check what would decide.
+    inconclusive : bool, optional
+        The data cannot decide; default false.
+    claim : str, optional
+        The claim in words.
+    direction : {"<=", ">="}, optional
+        Which side of ``tolerance`` passes; default ``"<="``.
+    statistic : str, optional
+        What ``value`` measures (e.g. ``"|Δ|/tol"``).
+
+    Returns
+    -------
+    Check
+
+    Examples
+    --------
+    >>> c = condition("slope near -1", abs(-0.98 + 1) <= 0.05, 0.02, 0.05, statistic="|slope + 1|")
+    >>> c.outcome, c.value
+    ('pass', 0.02)
+    >>> condition("too few runs", True, 0.0, 1.0, inconclusive=True).outcome
+    'inconclusive'
     """
     return Check(
         name,
@@ -269,12 +375,46 @@ def condition(
 
 
 def checks_to_json(checks) -> str:
-    """Serialise checks for a dataset attribute."""
+    """Serialise checks for a dataset attribute (the ``checks`` attribute of every result).
+
+    Parameters
+    ----------
+    checks : iterable of Check
+
+    Returns
+    -------
+    str
+        A JSON list of :meth:`Check.as_dict` (non-finite numbers as strings such as ``"nan"``).
+
+    Examples
+    --------
+    >>> text = checks_to_json([Check("gap", True, 0.4, 1.0)])
+    >>> text[:40]
+    '[{"name": "gap", "passed": true, "outcom'
+    """
     return json.dumps([c.as_dict() for c in checks])
 
 
 def checks_from_json(text: str) -> list[Check]:
-    """Read back checks serialised by :func:`checks_to_json`."""
+    """Read back checks serialised by :func:`checks_to_json`.
+
+    Parameters
+    ----------
+    text : str
+        The JSON text (as stored in a dataset's ``checks`` attribute).
+
+    Returns
+    -------
+    list of Check
+        Equal to the checks that were written (outcomes, values and texts).
+
+    Examples
+    --------
+    >>> checks = [Check("gap", True, 0.4, 1.0), Check("tail", False, float("nan"), 1.0, inconclusive=True)]
+    >>> back = checks_from_json(checks_to_json(checks))
+    >>> [c.outcome for c in back], back[0] == checks[0]
+    (['pass', 'inconclusive'], True)
+    """
     out = []
     for d in json.loads(text):
         outcome = d.get("outcome", "pass" if d["passed"] else "fail")
@@ -312,6 +452,30 @@ def format_table(rows, width: int = 100) -> str:
     the bound with the direction that passes (``≤ 1``: at most 1; ``≥ 3``: at least 3), and the
     outcome.  Rows that did not pass are followed by the check's detail (where, and for an
     inconclusive check what would decide); a footnote explains the statistics used.
+
+    Parameters
+    ----------
+    rows : iterable of (str, Check)
+        Study name and check, grouped by study (a new block starts when the name changes).
+    width : int, optional
+        Largest line length in characters; default 100.
+
+    Returns
+    -------
+    str
+        The table, lines separated by ``\\n`` (no trailing newline).
+
+    Examples
+    --------
+    >>> c = Check("gap", True, 0.4, 1.0, claim="mean equals theory", statistic="|Δ|/tol")
+    >>> print(format_table([("demo", c)], width=72))
+      claim                    statistic       value  bound     outcome
+    -------------------------------------------------------------------
+    demo
+      mean equals theory       |Δ|/tol           0.4  ≤ 1       pass
+    <BLANKLINE>
+    |Δ|/tol: worst |simulation − theory| over the compared points divided by
+        its tolerance z·SE + rel·|theory|
     """
     import textwrap
 

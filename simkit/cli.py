@@ -169,6 +169,9 @@ def main(argv=None) -> int:
     """Entry point of the ``simkit`` console script."""
     import signal
 
+    # figures are only ever written to files here; an explicit MPLBACKEND is respected
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
     from . import interrupts
 
     args = build_parser().parse_args(argv)

@@ -24,6 +24,19 @@ _DOI = re.compile(r"(?:doi:\s*|https?://doi\.org/)(10\.\d{4,9}/[^\s,;)]+)", re.I
 def references(study: Study) -> list[str]:
     """The DOI and arXiv links named in ``study.paper``, as URLs.
 
+    Parameters
+    ----------
+    study : Study
+        Anything with a ``paper`` string (a citation).
+
+    Returns
+    -------
+    list of str
+        ``https://doi.org/...`` links first, then ``https://arxiv.org/abs/...``; empty when the
+        citation has neither.
+
+    Examples
+    --------
     >>> from types import SimpleNamespace
     >>> references(SimpleNamespace(paper="A et al., Title, ICML 2023, arXiv:2303.09390"))
     ['https://arxiv.org/abs/2303.09390']
@@ -62,7 +75,33 @@ def _fmt(v) -> str:
 
 
 def parameter_table(study: Study, width: int = 100) -> str:
-    """One row per declared parameter: name, swept or fixed, type, allowed range, units, values."""
+    """One row per declared parameter: name, swept or fixed, type, allowed range, units, values.
+
+    Long cells are cut with ``…``; each parameter's help text follows the table, wrapped.
+
+    Parameters
+    ----------
+    study : Study
+    width : int, optional
+        Largest line length of the help texts; default 100.
+
+    Returns
+    -------
+    str
+        The table (as in ``simkit describe`` and ``simkit run STUDY --help``).
+
+    Examples
+    --------
+    >>> from simkit.study import Param, Study
+    >>> study = Study("demo", "t", "p", "demo", "", (Param("M", int, "sample size", low=2, units="1"),),
+    ...               {"M": (10, 100)}, {}, 100, {"M": (10,)}, {}, 10, None, None, None, None)
+    >>> print(parameter_table(study))
+      name  role   type  range   units  full    quick
+      -----------------------------------------------
+      M     swept  int   [2, ∞)  1      10,100  10
+    <BLANKLINE>
+      M: sample size
+    """
     rows = [("name", "role", "type", "range", "units", "full", "quick")]
     for p in study.params:
         role = "swept" if p.name in study.grid else "fixed"
@@ -91,7 +130,23 @@ def parameter_table(study: Study, width: int = 100) -> str:
 
 
 class Pilot:
-    """Time and size per replication measured on one cell (see :func:`pilot`)."""
+    """Time and size per replication measured on one cell (see :func:`pilot`).
+
+    Parameters
+    ----------
+    seconds_per_rep : float
+        Wall-clock seconds per replication of the cell (fixed cost of a call removed).
+    bytes_per_rep : float
+        Bytes of the cell's result dataset per replication (in memory, before compression).
+    dataset : xarray.Dataset
+        The larger pilot's dataset.
+
+    Examples
+    --------
+    >>> p = Pilot(0.002, 800.0, None)
+    >>> p.seconds_per_rep * 1000   # seconds for 1000 replications
+    2.0
+    """
 
     def __init__(self, seconds_per_rep: float, bytes_per_rep: float, dataset):
         self.seconds_per_rep = seconds_per_rep
@@ -103,6 +158,30 @@ def pilot(study: Study, cfg: RunConfig, reps: int = 16, cell_index: int = 0) -> 
     """Evaluate the first cell in memory at 2 and at ``reps`` replications (after a warm-up call
     that compiles), and return the slope: seconds and result bytes per replication of one cell.
     The slope removes the fixed cost of a call (thread start-up, allocation) from the estimate.
+
+    Parameters
+    ----------
+    study : Study
+        A registered study (the cell is evaluated by name, as a worker would).
+    cfg : RunConfig
+        The run's configuration (:meth:`Study.config`).
+    reps : int, optional
+        Replications of the larger pilot (at most ``cfg.reps``); default 16.
+    cell_index : int, optional
+        Which of ``cfg.cells()`` to time; default the first.
+
+    Returns
+    -------
+    Pilot
+        Seconds and bytes per replication, and the larger pilot's dataset.
+
+    Examples
+    --------
+    >>> import simkit
+    >>> study = simkit.get_study("preference-doubly-robust")
+    >>> p = pilot(study, study.config(quick=True, backend="numpy"), reps=4)
+    >>> p.seconds_per_rep > 0, p.dataset.sizes["rep"]
+    (True, 4)
     """
     from .sweep import run_unit
 
@@ -142,7 +221,36 @@ def _human_seconds(s: float) -> str:
 
 
 def plan(study: Study, cfg: RunConfig, out, workers: int = 1) -> str:
-    """The plan of a run, printed by ``--dry-run``: cells, units, replications, files, estimates."""
+    """The plan of a run, printed by ``--dry-run``: cells, units, replications, files, estimates.
+
+    Runs :func:`pilot` on the first and the last cell (in memory: nothing is written).
+
+    Parameters
+    ----------
+    study : Study
+        A registered study.
+    cfg : RunConfig
+        The run's configuration.
+    out : path or None
+        The results folder the run would write to (``None``: in memory).
+    workers : int, optional
+        Worker processes the run would use (for the time estimate); default 1.
+
+    Returns
+    -------
+    str
+        The plan, one line per item, ending with ``dry run: nothing was written``.
+
+    Examples
+    --------
+    >>> import simkit
+    >>> study = simkit.get_study("preference-doubly-robust")
+    >>> text = plan(study, study.config(quick=True, backend="numpy"), None)
+    >>> print(text.splitlines()[0])
+    preference-doubly-robust: 1 cell × 400 replications = 400 cell-replications in 16 units (backend numpy, seed 0)
+    >>> text.splitlines()[-2:]
+    ['files: none (in memory)', 'dry run: nothing was written']
+    """
     from .sweep import plan_units
     from .threads import cores
 
@@ -184,7 +292,32 @@ def plan(study: Study, cfg: RunConfig, out, workers: int = 1) -> str:
 
 
 def describe(study: Study, width: int = 100) -> str:
-    """The text of ``simkit describe STUDY``."""
+    """The text of ``simkit describe STUDY``.
+
+    The title, the paper and its links, what the study teaches, the parameter table, the cost
+    of a full and a quick run, the output variables (with dimensions and units) and the checks'
+    claims.  The last two come from :func:`quick_facts` (one quick run, then cached).
+
+    Parameters
+    ----------
+    study : Study
+    width : int, optional
+        Largest line length; default 100.
+
+    Returns
+    -------
+    str
+        The description (no trailing newline).
+
+    Examples
+    --------
+    >>> import simkit
+    >>> text = describe(simkit.get_study("preference-doubly-robust"))
+    >>> print(text.splitlines()[0])
+    preference-doubly-robust — Doubly robust preference estimation: consistent when either the preference model or the propensity is right
+    >>> "outputs (dataset variables" in text and "checks (each passes" in text
+    True
+    """
     refs = references(study)
     cells_full = math.prod(len(v) for v in study.grid.values())
     cells_quick = math.prod(len(v) for v in study.quick_grid.values())
@@ -232,6 +365,26 @@ def quick_facts(study: Study) -> dict:
 
     The cache lives under ``$XDG_CACHE_HOME/simkit`` (default ``~/.cache/simkit``), keyed by the
     simkit version and a hash of the study module's source, so a changed study is run again.
+
+    Parameters
+    ----------
+    study : Study
+
+    Returns
+    -------
+    dict
+        ``variables``: a list of dicts with ``name``, ``dims`` (list of str), ``units`` and
+        ``long_name`` for every data variable of the result; ``checks``: the checks' claims
+        (list of str).
+
+    Examples
+    --------
+    >>> import simkit
+    >>> facts = quick_facts(simkit.get_study("preference-doubly-robust"))
+    >>> facts["variables"][0]["name"], facts["variables"][0]["units"]
+    ('estimate', 'preference')
+    >>> len(facts["checks"])
+    5
     """
     import hashlib
     import inspect

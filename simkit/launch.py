@@ -37,9 +37,10 @@ Memory layout on the GPU (``layout``)
     of shape ``(size, a, b)``.  The kernel's code is unchanged; ``work[r][i, j]`` of threads
     ``r, r+1, …`` are consecutive doubles, so a warp's 32 accesses are one 256-byte transaction.
     ``layout="as-given"`` keeps C order (for kernels whose threads are not the leading axis, such
-    as the Walsh–Hadamard transform, whose thread index runs along the last axis).  CPU launches are serialised by a lock: Numba's parallel
-launchers must not be entered from two Python threads at once (the regression family runs blocks
-of replications on Python threads).
+    as the Walsh–Hadamard transform, whose thread index runs along the last axis).
+
+CPU launches are serialised by a lock: Numba's parallel launchers must not be entered from two
+Python threads at once (the regression family runs blocks of replications on Python threads).
 
 :func:`recording` supports ``simkit gpu-check --compile-only``: inside it, CUDA launches are
 recorded (kernel, argument types, block size) instead of run, and ``backend="cuda"`` is accepted

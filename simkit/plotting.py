@@ -71,16 +71,16 @@ import os
 import tempfile
 from pathlib import Path
 
+# The backend is the user's (a notebook's inline backend, a desktop window, Agg on a server):
+# importing this module never changes it.  The command line selects Agg (simkit.cli.main).
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.colors as mcolors  # noqa: E402
-import matplotlib.figure  # noqa: E402
-import matplotlib.font_manager  # noqa: E402
-import matplotlib.patheffects as pe  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker as mticker  # noqa: E402
-import matplotlib.transforms as mtransforms  # noqa: E402
+import matplotlib.colors as mcolors
+import matplotlib.figure
+import matplotlib.font_manager
+import matplotlib.patheffects as pe
+import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
+import matplotlib.transforms as mtransforms
 import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
@@ -115,6 +115,8 @@ __all__ = [
     "MIN_FONT",
 ]
 
+#: The series colours, in order (matplotlib's tab10 with red second): simulation in these,
+#: theory in a darkened shade of the same (:func:`dark`).
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
 #: z-order of simulation lines and markers (bands at ``SIM_Z - 0.5``).
@@ -150,7 +152,22 @@ _OUTLINE = "white"
 
 @contextlib.contextmanager
 def style():
-    """Context manager applying the house style to figures created inside it."""
+    """Context manager applying the house style to figures created inside it.
+
+    The house style is a set of matplotlib rcParams (font sizes, no top/right spines, a light
+    grid, :data:`COLORS` as the colour cycle); they apply inside the ``with`` block only.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Use it in a ``with`` statement; it yields nothing.
+
+    Examples
+    --------
+    >>> with style():
+    ...     print(matplotlib.rcParams["axes.spines.top"], matplotlib.rcParams["font.size"])
+    False 9.0
+    """
     with matplotlib.rc_context(_RC):
         yield
 
@@ -186,6 +203,30 @@ def figure(nrows=1, ncols=1, *, width=3.2, height=2.6, title=None, **kwargs):
 
     Returns ``(fig, axes)`` with ``axes`` always a 2-D array.  The figure uses constrained layout,
     so titles, labels, outside legends and tables are given room and do not overlap.
+
+    Parameters
+    ----------
+    nrows, ncols : int, optional
+        The grid of panels; default one.
+    width, height : float, optional
+        Size of one panel, inches (the figure is ``width·ncols`` by ``height·nrows``).
+    title : str, optional
+        The figure's title (``suptitle``).
+    **kwargs
+        Passed to :func:`matplotlib.pyplot.subplots` (e.g. ``sharex``, ``sharey``).
+
+    Returns
+    -------
+    fig : HouseFigure
+        A :class:`matplotlib.figure.Figure` that applies the house font sizes when drawn.
+    axes : numpy.ndarray of matplotlib.axes.Axes, shape (nrows, ncols)
+
+    Examples
+    --------
+    >>> fig, axes = figure(2, 3, width=2.0, height=1.5, title="demo")
+    >>> axes.shape, fig.get_size_inches().tolist()
+    ((2, 3), [6.0, 3.0])
+    >>> plt.close(fig)
     """
     with style():
         fig, axes = plt.subplots(
@@ -206,7 +247,27 @@ def figure(nrows=1, ncols=1, *, width=3.2, height=2.6, title=None, **kwargs):
 
 
 def dark(color, amount=0.45):
-    """``color`` mixed with ``amount`` of black: the theory shade of a series colour."""
+    """``color`` mixed with ``amount`` of black: the theory shade of a series colour.
+
+    Parameters
+    ----------
+    color : color
+        Any matplotlib colour.
+    amount : float, optional
+        Fraction of black, in [0, 1]; default 0.45.
+
+    Returns
+    -------
+    tuple of float, length 3
+        The RGB colour, each channel in [0, 1].
+
+    Examples
+    --------
+    >>> [float(v) for v in dark("white", 0.5)]
+    [0.5, 0.5, 0.5]
+    >>> [round(float(v), 3) for v in dark(COLORS[0])]
+    [0.067, 0.257, 0.388]
+    """
     rgb = np.asarray(mcolors.to_rgb(color))
     return tuple((1.0 - amount) * rgb)
 
@@ -228,6 +289,28 @@ def break_at(x, y, singular):
 
     Matplotlib does not join points across a NaN, so no line is drawn across the singularity.
     ``y`` may have extra leading dimensions (it is broken along its last axis).
+
+    Parameters
+    ----------
+    x : array_like, shape (n,)
+        The x values, in order.
+    y : array_like, shape (..., n)
+        The values, along the last axis.
+    singular : float or sequence of float or None
+        The singular x value(s); ``None`` returns the input unchanged (as float arrays).  A point
+        exactly at a singular value is dropped.
+
+    Returns
+    -------
+    x : numpy.ndarray of float, shape (n',)
+    y : numpy.ndarray of float, shape (..., n')
+        With a NaN column wherever the line would cross ``singular``.
+
+    Examples
+    --------
+    >>> xs, ys = break_at([0.5, 0.9, 1.1, 2.0], [1.0, 2.0, 3.0, 4.0], 1.0)
+    >>> xs.tolist(), ys.tolist()
+    ([0.5, 0.9, nan, 1.1, 2.0], [1.0, 2.0, nan, 3.0, 4.0])
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -276,6 +359,41 @@ def band(
     ``values`` is a DataArray whose only other dimension matches ``x``.  ``var`` names the
     simulated variable (gid ``sim:VAR``); ``singular`` breaks the line and band at that x.
     Returns the mean line.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    x : array_like, shape (n,)
+        The x values.
+    values : xarray.DataArray, dims (x's dimension, ``dim``)
+        The simulated values, one per x and replication.
+    dim : str, optional
+        The replication dimension; default ``"rep"``.
+    label, color, marker, linestyle, linewidth, markersize
+        As for :meth:`matplotlib.axes.Axes.plot` (the band takes the line's colour).
+    level : float, optional
+        Confidence level of the band; default 0.95.
+    var : str, optional
+        The dataset variable drawn (default ``values.name``).
+    singular : float, optional
+        An x where the line and band are broken.
+    series : str, optional
+        Ties the artists to one series (gid suffix ``@SERIES``).
+
+    Returns
+    -------
+    matplotlib.lines.Line2D
+        The mean line (the band is a separate artist with the same gid).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> values = xr.DataArray(np.arange(12.0).reshape(4, 3), dims=("n", "rep"), name="risk")
+    >>> fig, axes = figure()
+    >>> line = band(axes[0, 0], [1, 2, 3, 4], values, label="simulation")
+    >>> line.get_gid(), line.get_ydata().tolist()
+    ('sim:risk', [1.0, 4.0, 7.0, 10.0])
+    >>> plt.close(fig)
     """
     with style():
         mean, lower, upper = _summary(values, dim, level)
@@ -318,6 +436,43 @@ def points(
 
     With ``join=True`` the markers are also joined by a thin line (broken at ``singular``).
     Returns the marker line (its colour is the series colour).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    x : array_like, shape (n,)
+        The x values.
+    values : xarray.DataArray, dims (x's dimension, ``dim``)
+        The simulated values.
+    dim : str, optional
+        The replication dimension; default ``"rep"``.
+    label, color, marker, markersize, linestyle
+        As for :meth:`matplotlib.axes.Axes.plot` (``linestyle`` of the joining line).
+    level : float, optional
+        Confidence level of the error bars; default 0.95.
+    var : str, optional
+        The dataset variable drawn (default ``values.name``).
+    singular : float, optional
+        An x where the joining line is broken.
+    join : bool, optional
+        Join the markers with a thin line; default false.
+    series : str, optional
+        Ties the artists to one series (gid suffix ``@SERIES``).
+
+    Returns
+    -------
+    matplotlib.lines.Line2D
+        The markers (at the means).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> values = xr.DataArray([[1.0, 3.0], [2.0, 6.0]], dims=("n", "rep"), name="error")
+    >>> fig, axes = figure()
+    >>> marks = points(axes[0, 0], [10, 100], values, color="C1", join=True)
+    >>> marks.get_gid(), marks.get_ydata().tolist()
+    ('sim:error', [2.0, 4.0])
+    >>> plt.close(fig)
     """
     with style():
         mean, lower, upper = _summary(values, dim, level)
@@ -362,6 +517,39 @@ def theory_line(
 
     ``var`` names the theory variable it draws (gid ``theory:VAR``); ``singular`` breaks the line
     there.  Unlabelled theory lines are named "theory" by :func:`legend`.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    x, y : array_like, shape (n,)
+        The prediction (``y`` may be a DataArray).
+    color : color, optional
+        The series colour; the line is drawn in :func:`dark` of it (default black).
+    label : str, optional
+        Legend label.
+    var : str or list of str, optional
+        The dataset variable(s) drawn.
+    singular : float, optional
+        An x where the line is broken.
+    linestyle, linewidth : optional
+        Default dashed, 1.3 points.
+    shade : float, optional
+        Fraction of black mixed into ``color``; default 0.45.
+    series : str, optional
+        Ties the line to one series (gid suffix ``@SERIES``).
+
+    Returns
+    -------
+    matplotlib.lines.Line2D
+        The line, at ``zorder`` :data:`THEORY_Z`, with a white outline.
+
+    Examples
+    --------
+    >>> fig, axes = figure()
+    >>> line = theory_line(axes[0, 0], [1, 2, 3], [3.0, 2.0, 1.0], color=COLORS[0], var="risk_theory")
+    >>> line.get_gid(), line.get_zorder() > SIM_Z, line.get_linestyle()
+    ('theory:risk_theory', True, '--')
+    >>> plt.close(fig)
     """
     with style():
         base = "black" if color is None else color
@@ -387,6 +575,35 @@ def theory_points(
     """Discrete theory predictions (or published values): hollow markers on top of the simulation.
 
     ``yerr`` adds error bars (e.g. a paper's reported spread), drawn in the same layer.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    x, y : array_like, shape (n,)
+        The predictions.
+    color : color, optional
+        The series colour (the markers' edges are :func:`dark` of it; default black).
+    label : str, optional
+        Legend label.
+    var : str, optional
+        The dataset variable drawn.
+    marker, markersize, markeredgewidth : optional
+        Default hollow diamonds (``"D"``), 5 points, edge 1.3 points.
+    yerr : array_like, optional
+        Error bars, as for :meth:`matplotlib.axes.Axes.errorbar`.
+
+    Returns
+    -------
+    matplotlib.lines.Line2D
+        The markers.
+
+    Examples
+    --------
+    >>> fig, axes = figure()
+    >>> marks = theory_points(axes[0, 0], [1, 2], [0.5, 0.25], label="paper", var="published")
+    >>> marks.get_gid(), marks.get_markerfacecolor()
+    ('theory:published', 'white')
+    >>> plt.close(fig)
     """
     with style():
         base = "black" if color is None else dark(color, 0.45)
@@ -414,7 +631,33 @@ def theory_points(
 
 
 def theory_hline(ax, y, *, color=None, label=None, var=None, linestyle=(0, (1.5, 1.5)), linewidth=1.2):
-    """A constant theory prediction (a limit, a fixed point) across the axes, on top of the simulation."""
+    """A constant theory prediction (a limit, a fixed point) across the axes, on top of the simulation.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    y : float
+        The predicted value.
+    color : color, optional
+        The series colour (drawn in :func:`dark` of it; default black).
+    label : str, optional
+        Legend label.
+    var : str, optional
+        The dataset variable drawn.
+    linestyle, linewidth : optional
+        Default dotted, 1.2 points.
+
+    Returns
+    -------
+    matplotlib.lines.Line2D
+
+    Examples
+    --------
+    >>> fig, axes = figure()
+    >>> theory_hline(axes[0, 0], 0.1, label="limit", var="risk_limit").get_gid()
+    'theory:risk_limit'
+    >>> plt.close(fig)
+    """
     with style():
         line = ax.axhline(
             y,
@@ -430,7 +673,33 @@ def theory_hline(ax, y, *, color=None, label=None, var=None, linestyle=(0, (1.5,
 
 
 def theory_vline(ax, x, *, color=None, label=None, var=None, linestyle="-.", linewidth=1.2):
-    """A predicted threshold (a vertical line at ``x``), on top of the simulation."""
+    """A predicted threshold (a vertical line at ``x``), on top of the simulation.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    x : float
+        The predicted threshold.
+    color : color, optional
+        The series colour (drawn in :func:`dark` of it; default black).
+    label : str, optional
+        Legend label.
+    var : str, optional
+        The dataset variable drawn.
+    linestyle, linewidth : optional
+        Default dash-dotted, 1.2 points.
+
+    Returns
+    -------
+    matplotlib.lines.Line2D
+
+    Examples
+    --------
+    >>> fig, axes = figure()
+    >>> theory_vline(axes[0, 0], 440.0, label="crossover", var="crossover_n").get_xdata()
+    [440.0, 440.0]
+    >>> plt.close(fig)
+    """
     with style():
         line = ax.axvline(
             x,
@@ -446,7 +715,31 @@ def theory_vline(ax, x, *, color=None, label=None, var=None, linestyle="-.", lin
 
 
 def reference_line(ax, *, y=None, x=None, label=None, color="grey", linestyle=":", linewidth=0.9, what=""):
-    """A guide that is neither simulation nor theory (the real data's value, a threshold)."""
+    """A guide that is neither simulation nor theory (the real data's value, a threshold).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    y, x : float, optional
+        A horizontal line at ``y``, or (without ``y``) a vertical line at ``x``.
+    label : str, optional
+        Legend label.
+    color, linestyle, linewidth : optional
+        Default a thin grey dotted line, below the simulation.
+    what : str, optional
+        What it marks (gid ``ref:WHAT``).
+
+    Returns
+    -------
+    matplotlib.lines.Line2D
+
+    Examples
+    --------
+    >>> fig, axes = figure()
+    >>> reference_line(axes[0, 0], y=1.0, what="real data").get_gid()
+    'ref:real data'
+    >>> plt.close(fig)
+    """
     with style():
         if y is not None:
             line = ax.axhline(y, color=color, linestyle=linestyle, linewidth=linewidth, label=label, zorder=1.0)
@@ -460,6 +753,27 @@ def mark_singularity(ax, x0, *, label=None, series=None):
     """Dotted vertical guide at the singular ``x0``; helpers given ``singular=x0`` break their lines there.
 
     With ``series`` the singularity belongs to that series only (artists whose gid ends in ``@SERIES``).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    x0 : float
+        The singular x (e.g. ψ = 1).
+    label : str, optional
+        Legend label.
+    series : str, optional
+        The series it belongs to.
+
+    Returns
+    -------
+    matplotlib.lines.Line2D
+
+    Examples
+    --------
+    >>> fig, axes = figure()
+    >>> mark_singularity(axes[0, 0], 1.0).get_gid(), mark_singularity(axes[0, 0], 2.0, series="s0").get_gid()
+    ('singularity', 'singularity@s0')
+    >>> plt.close(fig)
     """
     with style():
         line = ax.axvline(x0, color="grey", linestyle=":", linewidth=0.9, label=label, zorder=1.0)
@@ -468,7 +782,25 @@ def mark_singularity(ax, x0, *, label=None, series=None):
 
 
 def theory_handle(label="theory", color="black"):
-    """A legend proxy in the theory style."""
+    """A legend proxy in the theory style.
+
+    Parameters
+    ----------
+    label : str, optional
+        Its label; default ``"theory"``.
+    color : color, optional
+        Default black.
+
+    Returns
+    -------
+    matplotlib.lines.Line2D
+        A dashed line that is drawn nowhere (pass it to ``legend(handles=...)``).
+
+    Examples
+    --------
+    >>> theory_handle("exact").get_label()
+    'exact'
+    """
     line = Line2D([], [], color=color, linestyle="--", linewidth=1.3, label=label)
     line.set_path_effects(_effects(1.3))
     return line
@@ -500,6 +832,39 @@ def legend(
     figure, or the given axes), deduplicated by label.  ``theory`` is the label of an added theory
     proxy entry; by default one "theory" entry is added when some theory line has no label and no
     labelled theory artist is in the legend.
+
+    Parameters
+    ----------
+    target : matplotlib.figure.Figure or matplotlib.axes.Axes
+        Where the legend goes (a figure legend, or one axes').
+    where : {"right", "below", "above"}, optional
+        Its side; default ``"right"``.
+    handles, labels : list, optional
+        Explicit entries (default: gathered from ``axes``).
+    theory : str, optional
+        Label of an added theory entry.
+    title : str, optional
+        Legend title.
+    ncol : int, optional
+        Columns (default 1 on the right, up to 6 below or above).
+    axes : list of matplotlib.axes.Axes, optional
+        Where to gather the entries from.
+    fontsize : float, optional
+        Points; default 8.
+
+    Returns
+    -------
+    matplotlib.legend.Legend
+
+    Examples
+    --------
+    >>> fig, axes = figure()
+    >>> _ = axes[0, 0].plot([0, 1], [0, 1], label="simulation")
+    >>> _ = theory_line(axes[0, 0], [0, 1], [0, 1])
+    >>> leg = legend(fig, where="below")
+    >>> [t.get_text() for t in leg.get_texts()]
+    ['simulation', 'theory']
+    >>> plt.close(fig)
     """
     fig = target if isinstance(target, matplotlib.figure.Figure) else target.figure
     if axes is None:
@@ -585,6 +950,46 @@ def regret_curves(
     ``(t, dim)``), and optional theory curves ``theory`` (label → ``(y, var)``), drawn on top.
 
     Returns the list of simulation lines.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    t : array_like, shape (T,)
+        The rounds.
+    curves : dict of str to xarray.DataArray
+        Label → values over ``(t, dim)``, one band each.
+    dim : str, optional
+        The replication dimension; default ``"rep"``.
+    theory : dict of str to (array_like, str), optional
+        Label → ``(y, var)``: a theory curve over ``t`` and the variable it draws.
+    colors : dict or list, optional
+        Colours by label (dict) or in order (list); default :data:`COLORS`.
+    styles : dict of str to str, optional
+        Line styles by label.
+    var : str, optional
+        The simulated variable; default ``"regret"``.
+    xscale, yscale : str, optional
+        Axis scales; default linear.
+    xlabel, ylabel, title : str, optional
+        Axis labels and title.
+    ylim : (float, float), optional
+        The y range.
+
+    Returns
+    -------
+    list of matplotlib.lines.Line2D
+        The mean lines, in the order of ``curves``.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> t = np.arange(1, 6)
+    >>> regret = xr.DataArray(np.outer(np.sqrt(t), [0.9, 1.1]), dims=("t", "rep"))
+    >>> fig, axes = figure()
+    >>> lines = regret_curves(axes[0, 0], t, {"ucb": regret, "ts": 0.5 * regret})
+    >>> [line.get_label() for line in lines]
+    ['ucb', 'ts']
+    >>> plt.close(fig)
     """
     lines = []
     for k, (label, da) in enumerate(curves.items()):
@@ -607,7 +1012,43 @@ def regret_curves(
 
 def bars(ax, names, values, *, dim="rep", colors=None, xlabel="", var="", title="mean, 95% CI", level=0.95):
     """One horizontal bar per entry (first on top): the mean of each ``values[i]`` over ``dim`` with
-    its ``level`` error bar.  Horizontal, so that long names need no rotation."""
+    its ``level`` error bar.  Horizontal, so that long names need no rotation.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    names : list of str
+        One name per bar, top to bottom.
+    values : list of xarray.DataArray
+        One sample over ``dim`` per bar.
+    dim : str, optional
+        The replication dimension; default ``"rep"``.
+    colors : list of color, optional
+        Default :data:`COLORS` in order.
+    xlabel : str, optional
+        Label of the value axis.
+    var : str, optional
+        The simulated variable (gid ``sim:VAR``).
+    title : str, optional
+        Default ``"mean, 95% CI"``.
+    level : float, optional
+        Confidence level of the error bars; default 0.95.
+
+    Returns
+    -------
+    matplotlib.container.BarContainer
+        The bars.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> samples = [xr.DataArray([1.0, 2.0, 3.0], dims="rep"), xr.DataArray([4.0, 5.0, 6.0], dims="rep")]
+    >>> fig, axes = figure()
+    >>> rects = bars(axes[0, 0], ["varts", "ucb1"], samples, xlabel="regret")
+    >>> [float(r.get_width()) for r in rects]
+    [2.0, 5.0]
+    >>> plt.close(fig)
+    """
     with style():
         means, half = [], []
         for da in values:
@@ -653,6 +1094,48 @@ def risk_vs_ratio(
     (its label in ``sims``) and its ``"singular"``.  ``reverse`` flips the x axis.  ``dodge`` sets the
     series side by side around each x (consecutive series ``dodge`` of the x range apart; on log axes of
     the log range) so that their markers do not cover each other.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    x : array_like, shape (n,)
+        The ratios.
+    sims : dict of str to tuple
+        Label → ``(DataArray over (x, dim), color)`` or ``(DataArray, color, x0)``.
+    theory : sequence of dict, optional
+        Theory line specs (see above).
+    dim : str, optional
+        The replication dimension; default ``"rep"``.
+    singular : float, optional
+        The ratio where every line is broken (marked with a dotted guide).
+    reverse : bool, optional
+        Flip the x axis.
+    xlabel, ylabel, title : str, optional
+        Axis labels (default y label ``"risk"``) and title.
+    xscale, yscale : str, optional
+        Default linear x, log y.
+    var : str, optional
+        The simulated variable; default ``"risk"``.
+    join : bool, optional
+        Join each series' markers with a thin line; default true.
+    dodge : float, optional
+        Offset between consecutive series, a fraction of the x range; default 0.012.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> psi = np.array([0.5, 0.8, 1.5, 2.0])
+    >>> risk = xr.DataArray(np.outer(1 / np.abs(1 - psi), [0.9, 1.1]), dims=("psi", "rep"))
+    >>> fig, axes = figure()
+    >>> risk_vs_ratio(axes[0, 0], psi, {"sim": (risk, COLORS[0])}, singular=1.0,
+    ...               theory=[{"x": psi, "y": 1 / np.abs(1 - psi), "var": "risk_theory"}])
+    >>> sorted({line.get_gid() for line in axes[0, 0].get_lines()})
+    ['sim:risk', 'singularity', 'theory:risk_theory']
+    >>> plt.close(fig)
     """
     x = np.asarray(x, dtype=float)
     k = len(sims)
@@ -719,7 +1202,30 @@ def risk_vs_ratio(
 
 
 def log_ticks(axis, subs=(1.0, 2.0, 5.0)):
-    """Label a log axis at 1, 2, 5 × 10^k (enough labels on a short log range)."""
+    """Label a log axis at 1, 2, 5 × 10^k (enough labels on a short log range).
+
+    Parameters
+    ----------
+    axis : matplotlib.axis.Axis
+        ``ax.xaxis`` or ``ax.yaxis`` of a log-scaled axes.
+    subs : tuple of float, optional
+        Mantissas of the labelled ticks; default ``(1, 2, 5)``.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> fig, axes = figure()
+    >>> ax = axes[0, 0]
+    >>> ax.set_yscale("log")
+    >>> _ = ax.set_ylim(1, 30)
+    >>> log_ticks(ax.yaxis)
+    >>> ax.yaxis.get_major_formatter()(20.0, 0)
+    '20'
+    >>> plt.close(fig)
+    """
     axis.set_major_locator(mticker.LogLocator(base=10, subs=subs))
     axis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_locator(mticker.LogLocator(base=10, subs=np.arange(1, 10)))
@@ -732,6 +1238,40 @@ def rates(
     """A statistic against ``n`` on log–log axes: ``sims`` label → ``(DataArray over (n, dim), color)``
     as markers with 95% error bars joined by a thin line; ``slopes`` label → theory exponent, drawn
     as a line of that slope anchored at the simulation's geometric mean (on top, same colour shade).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    n : array_like, shape (k,)
+        The sample sizes (positive).
+    sims : dict of str to (xarray.DataArray, color)
+        Label → values over ``(n, dim)`` (positive) and colour.
+    slopes : dict of str to float, optional
+        Label → predicted exponent of that series.
+    dim : str, optional
+        The replication dimension; default ``"rep"``.
+    var : str, optional
+        The simulated variable; default ``"error"``.
+    theory_var : str, optional
+        The theory variable the slope lines draw.
+    xlabel, ylabel, title : str, optional
+        Axis labels (default ``$n$`` and ``"error"``) and title.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> n = np.array([100, 1000, 10000])
+    >>> error = xr.DataArray(np.outer(1 / n, [0.9, 1.1]), dims=("n", "rep"))
+    >>> fig, axes = figure()
+    >>> rates(axes[0, 0], n, {"krr": (error, COLORS[0])}, slopes={"krr": -1.0}, theory_var="rate")
+    >>> slope_line = [l for l in axes[0, 0].get_lines() if l.get_gid() == "theory:rate"][0]
+    >>> np.allclose(slope_line.get_ydata(), 1 / n)
+    True
+    >>> plt.close(fig)
     """
     n = np.asarray(n, dtype=float)
     for label, (da, color) in sims.items():
@@ -755,6 +1295,40 @@ def table_panel(
     Cells of ``theory_columns`` (column indices) are the theory's (or the paper's) numbers: they get
     gid ``theory:THEORY_VAR``.  ``note`` is a line of small print under the table.
     Returns the matplotlib Table.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The panel (switched off).
+    header : sequence of str
+        Column titles.
+    rows : sequence of sequence of str
+        The cells, row by row.
+    title : str, optional
+        The panel's title.
+    fontsize : float, optional
+        Points; default :data:`MIN_FONT` + 0.5.
+    theory_columns : sequence of int, optional
+        Columns holding the theory's (or the paper's) numbers.
+    theory_var : str, optional
+        The variable those columns show.
+    align : sequence of str, optional
+        Horizontal alignment per column (default: first left, the others right).
+    note : str, optional
+        Small print under the table.
+
+    Returns
+    -------
+    matplotlib.table.Table
+
+    Examples
+    --------
+    >>> fig, axes = figure()
+    >>> table = table_panel(axes[0, 0], ["method", "regret"], [["OFUL", "12.3"], ["DS-OFUL", "8.1"]],
+    ...                     theory_columns=(1,), theory_var="paper")
+    >>> table[1, 0].get_text().get_text(), table[2, 1].get_gid()
+    ('OFUL', 'theory:paper')
+    >>> plt.close(fig)
     """
     ax.axis("off")
     ncols = len(header)
@@ -791,6 +1365,29 @@ def save_figure(fig, stem, formats=("png", "pdf")):
     """Write ``fig`` to ``stem.png`` and ``stem.pdf`` atomically; return the paths.
 
     Each file is written under a temporary name in the same folder and renamed into place.
+    The figure is closed afterwards.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    stem : path
+        The files' path without suffix (its folder is created).
+    formats : sequence of str, optional
+        File formats (suffixes); default ``("png", "pdf")``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The written files, in the order of ``formats``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> fig, axes = figure()
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     paths = save_figure(fig, pathlib.Path(folder, "demo"), formats=("png",))
+    ...     [(p.name, p.stat().st_size > 0) for p in paths]
+    [('demo.png', True)]
     """
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,32 @@ __all__ = ["stable_key", "rep_states", "Stream"]
 def stable_key(obj) -> int:
     """A 32-bit integer hash of a JSON-serialisable object, identical across runs and machines.
 
+    The object is written as canonical JSON (keys sorted, NumPy scalars and arrays as plain
+    numbers and lists) and hashed with SHA-256; the first four bytes, little-endian, are the key.
+    Unlike :func:`hash`, it does not change between processes (no hash randomisation).
+
+    Parameters
+    ----------
+    obj : object
+        Anything JSON-serialisable, including NumPy scalars and arrays (e.g. a study name or a
+        cell's parameter dict); dict key order does not matter.
+
+    Returns
+    -------
+    int
+        A key in ``[0, 2**32)``.
+
+    Raises
+    ------
+    TypeError
+        If ``obj`` holds something JSON cannot represent.
+
+    Examples
+    --------
+    >>> stable_key("collapse-gaussian") == stable_key("collapse-gaussian")
+    True
+    >>> 0 <= stable_key([1, 2.5, "x"]) < 2**32
+    True
     >>> stable_key({"T": 100, "sigma2": 1.0}) == stable_key({"sigma2": 1.0, "T": 100})
     True
     """
@@ -92,11 +118,28 @@ class Stream:
     state : numpy.ndarray of uint64, shape (2,)
         A row of :func:`rep_states`; modified in place.
 
+    Attributes
+    ----------
+    state : numpy.ndarray of uint64, shape (2,)
+        The generator state, advanced by every draw.
+
+    Raises
+    ------
+    ValueError
+        If ``state`` is not a uint64 array of shape (2,).
+
     Examples
     --------
     >>> s = Stream(rep_states(0, "demo", {}, 1)[0].copy())
     >>> s.normal((2, 3)).shape
     (2, 3)
+
+    The same state gives the same numbers, and drawing advances it:
+
+    >>> state = rep_states(0, "demo", {}, 1)[0]
+    >>> a, b = Stream(state.copy()), Stream(state.copy())
+    >>> bool(a.uniform() == b.uniform()), bool(a.uniform() == Stream(state.copy()).uniform())
+    (True, False)
     """
 
     def __init__(self, state):
@@ -105,7 +148,23 @@ class Stream:
         self.state = state
 
     def normal(self, shape=()):
-        """Standard normals of the given shape, filled in C order."""
+        """Standard normals of the given shape, filled in C order.
+
+        Parameters
+        ----------
+        shape : tuple of int, optional
+            Shape of the result; ``()`` (the default) draws one number.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape ``shape``, or float
+            N(0, 1) variates (a Python-like scalar when ``shape == ()``).
+
+        Examples
+        --------
+        >>> Stream(rep_states(0, "demo", {}, 1)[0].copy()).normal(4).shape
+        (4,)
+        """
         from .kernels.rng import fill_normal
         from .kernels.targets import compiled
 
@@ -114,7 +173,24 @@ class Stream:
         return out.reshape(shape) if shape != () else out[0]
 
     def uniform(self, shape=()):
-        """Uniforms on [0, 1) of the given shape, filled in C order."""
+        """Uniforms on [0, 1) of the given shape, filled in C order.
+
+        Parameters
+        ----------
+        shape : tuple of int, optional
+            Shape of the result; ``()`` (the default) draws one number.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape ``shape``, or float
+            Uniform variates on [0, 1).
+
+        Examples
+        --------
+        >>> u = Stream(rep_states(0, "demo", {}, 1)[0].copy()).uniform((3,))
+        >>> bool(((0 <= u) & (u < 1)).all())
+        True
+        """
         from .kernels.rng import fill_uniform
         from .kernels.targets import compiled
 
@@ -123,7 +199,26 @@ class Stream:
         return out.reshape(shape) if shape != () else out[0]
 
     def gamma(self, shape_param, shape=()):
-        """Gamma(shape_param, scale 1) variates of the given shape, filled in C order."""
+        """Gamma(shape_param, scale 1) variates of the given shape, filled in C order.
+
+        Parameters
+        ----------
+        shape_param : float
+            The Gamma shape parameter (``> 0``).
+        shape : tuple of int, optional
+            Shape of the result; ``()`` (the default) draws one number.
+
+        Returns
+        -------
+        numpy.ndarray of float64, shape ``shape``, or float
+            Gamma variates with mean ``shape_param``.
+
+        Examples
+        --------
+        >>> g = Stream(rep_states(0, "demo", {}, 1)[0].copy()).gamma(2.0, (5,))
+        >>> bool((g > 0).all())
+        True
+        """
         from .kernels.rng import fill_gamma
         from .kernels.targets import compiled
 
@@ -132,7 +227,28 @@ class Stream:
         return out.reshape(shape) if shape != () else out[0]
 
     def scalar(self, body, *args):
-        """Call one scalar draw body (e.g. ``kernels.rng.beta``) on this stream."""
+        """Call one scalar draw body (e.g. ``kernels.rng.beta``) on this stream.
+
+        Parameters
+        ----------
+        body : callable
+            A device-agnostic draw function of :mod:`simkit.kernels.rng` whose first argument is
+            the state (compiled for the CPU here).
+        *args
+            Its remaining arguments.
+
+        Returns
+        -------
+        object
+            What ``body`` returns (one variate).
+
+        Examples
+        --------
+        >>> from simkit.kernels import rng as kr
+        >>> x = Stream(rep_states(0, "demo", {}, 1)[0].copy()).scalar(kr.beta, 2.0, 3.0)
+        >>> 0.0 < x < 1.0
+        True
+        """
         from .kernels.targets import compiled
 
         return compiled(body, "cpu")(self.state, *args)

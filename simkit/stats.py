@@ -16,7 +16,33 @@ __all__ = ["summarize", "loglog_slope", "SlopeFit", "student_t"]
 
 
 def student_t(count, level=0.95):
-    """Two-sided Student-t quantile for ``count`` observations (normal quantile for large counts)."""
+    """Two-sided Student-t quantile for ``count`` observations (normal quantile for large counts).
+
+    The multiplier ``t`` of a ``level`` confidence interval ``mean ± t·se`` from ``count``
+    values: the ``0.5 + level/2`` quantile of Student's t with ``count − 1`` degrees of freedom
+    (at least 1).
+
+    Parameters
+    ----------
+    count : int or array_like
+        Number of observations behind each mean.
+    level : float, optional
+        Confidence level, in (0, 1); default 0.95.
+
+    Returns
+    -------
+    numpy.ndarray of float, same shape as ``count``
+        The quantile (dimensionless; a 0-d array for a scalar ``count``).
+
+    Examples
+    --------
+    >>> round(float(student_t(2)), 3)
+    12.706
+    >>> round(float(student_t(10**6)), 3)
+    1.96
+    >>> student_t([3, 30]).round(3)
+    array([4.303, 2.045])
+    """
     count = np.asarray(count, dtype=float)
     with np.errstate(invalid="ignore"):
         return _sps.t.ppf(0.5 + level / 2, np.maximum(count - 1, 1))
@@ -40,7 +66,9 @@ def summarize(da: xr.DataArray, dim: str = "rep", level: float = 0.95) -> xr.Dat
     Returns
     -------
     xarray.Dataset
-        Variables ``mean``, ``se``, ``lower``, ``upper``, ``count``; ``da``'s other dimensions.
+        Variables ``mean``, ``se``, ``lower``, ``upper`` (in ``da``'s units, which they carry in
+        ``attrs["units"]``) and ``count`` (non-NaN values, as float), each with ``da``'s
+        dimensions less ``dim``; ``attrs["level"]`` is ``level``.
 
     Examples
     --------
@@ -62,7 +90,27 @@ def summarize(da: xr.DataArray, dim: str = "rep", level: float = 0.95) -> xr.Dat
 
 @dataclasses.dataclass(frozen=True)
 class SlopeFit:
-    """Result of a log–log fit ``log y = intercept + slope · log x``."""
+    """Result of a log–log fit ``log y = intercept + slope · log x`` (see :func:`loglog_slope`).
+
+    Parameters
+    ----------
+    slope : float
+        The fitted exponent (dimensionless).
+    lower, upper : float
+        Its confidence interval at the fit's level.
+    intercept : float
+        The fitted ``log y`` at ``x = 1`` (natural log).
+    stderr : float
+        Standard error of the slope (NaN with no residual degrees of freedom, 0 for an exact fit).
+    n : int
+        Number of points fitted.
+
+    Examples
+    --------
+    >>> fit = SlopeFit(slope=-1.0, lower=-1.1, upper=-0.9, intercept=0.0, stderr=0.05, n=4)
+    >>> fit.lower <= fit.slope <= fit.upper
+    True
+    """
 
     slope: float
     lower: float
@@ -79,14 +127,29 @@ def loglog_slope(x, y, level: float = 0.95, weights=None) -> SlopeFit:
     ----------
     x, y : array_like, shape (n,)
         Positive values (n >= 3).
+    level : float, optional
+        Confidence level of the slope's interval, in (0, 1); default 0.95.
     weights : array_like, shape (n,), optional
         Weights for weighted least squares (e.g. inverse variances of ``log y``).
+
+    Returns
+    -------
+    SlopeFit
+        The slope with its interval and standard error, the intercept (natural log) and the
+        number of points.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` and ``y`` differ in length, have fewer than 3 points, or are not positive.
 
     Examples
     --------
     >>> fit = loglog_slope([1, 10, 100, 1000], [1, 0.1, 0.01, 0.001])
     >>> round(fit.slope, 6)
     -1.0
+    >>> fit.n, round(fit.intercept, 6)
+    (4, 0.0)
     """
     import statsmodels.api as sm
 

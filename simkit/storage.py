@@ -37,7 +37,27 @@ VOLATILE_ATTRS = ("wall_seconds", "created", "history")
 
 
 def netcdf_attrs(attrs: dict) -> dict:
-    """A copy of ``attrs`` with values NetCDF can store."""
+    """A copy of ``attrs`` with values NetCDF can store.
+
+    Booleans become 0/1, ``None`` becomes ``"none"``, dicts, lists and tuples become JSON
+    strings, integers beyond 64 bits become decimal strings and NumPy scalars Python scalars;
+    everything else is kept.
+
+    Parameters
+    ----------
+    attrs : dict
+        Attributes of a dataset or variable.
+
+    Returns
+    -------
+    dict
+        A new dict with the same keys; ``attrs`` is not modified.
+
+    Examples
+    --------
+    >>> netcdf_attrs({"quick": True, "grid": {"M": [10, 100]}, "note": None, "seed": 2**70})
+    {'quick': 1, 'grid': '{"M": [10, 100]}', 'note': 'none', 'seed': '1180591620717411303424'}
+    """
     out = {}
     for key, value in attrs.items():
         if isinstance(value, (bool, np.bool_)):
@@ -64,7 +84,32 @@ def _sanitise(ds: xr.Dataset) -> xr.Dataset:
 
 
 def publish(tmp, final) -> None:
-    """Give ``tmp`` the usual permissions (0666 less the umask) and rename it to ``final``."""
+    """Give ``tmp`` the usual permissions (0666 less the umask) and rename it to ``final``.
+
+    ``tempfile.mkstemp`` creates files readable by their owner only; a published result is
+    readable as any new file would be.  The rename is atomic (same folder).
+
+    Parameters
+    ----------
+    tmp : path
+        The finished temporary file.
+    final : path
+        Its name once published (replaced if it exists).
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     tmp = pathlib.Path(folder, ".result.nc.tmp")
+    ...     _ = tmp.write_text("data")
+    ...     publish(tmp, pathlib.Path(folder, "result.nc"))
+    ...     sorted(p.name for p in pathlib.Path(folder).iterdir())
+    ['result.nc']
+    """
     mask = os.umask(0)
     os.umask(mask)
     os.chmod(tmp, 0o666 & ~mask)
@@ -74,10 +119,30 @@ def publish(tmp, final) -> None:
 def ensure_writable(folder) -> Path:
     """Create ``folder`` if needed and prove a file can be written there.
 
+    A 4 kB probe file is written, synced and removed, so that a read-only or full disk shows
+    before any work is done.
+
+    Parameters
+    ----------
+    folder : path
+        The folder (created with its parents).
+
+    Returns
+    -------
+    pathlib.Path
+        ``folder``.
+
     Raises
     ------
     OutputError
         With one line naming the folder and the reason.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as base:
+    ...     ensure_writable(pathlib.Path(base, "results", "demo")).is_dir()
+    True
     """
     folder = Path(folder)
     try:
@@ -145,11 +210,35 @@ def write_dataset(ds: xr.Dataset, path) -> Path:
     name in the same folder, which is renamed into place: HDF5 never writes to the disk itself,
     so a full disk or a file-size limit is an ordinary ``OSError`` here.
 
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The dataset; its attributes are made NetCDF-safe (:func:`netcdf_attrs`) in the file
+        only, ``ds`` itself is not changed.
+    path : path
+        The ``.nc`` file to write (its folder is created; an existing file is replaced).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
     Raises
     ------
     OutputError
         One line naming the file and the reason (no space left, file too large, ...); the
         partial temporary file is removed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"x": ("rep", [1.0, 2.0, 3.0])}, attrs={"simkit_version": "0", "quick": True})
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_dataset(ds, pathlib.Path(folder, "demo.nc"))
+    ...     back = read_dataset(path)
+    >>> back["x"].values.tolist(), int(back.attrs["quick"])
+    ([1.0, 2.0, 3.0], 1)
     """
 
     path = Path(path)
@@ -185,6 +274,26 @@ def remove_stale_temporaries(folder) -> int:
 
     Call only while holding the folder's lock (:func:`simkit.locking.hold`), so that no other
     run's write in progress is removed.
+
+    Parameters
+    ----------
+    folder : path
+        The folder to clean (a missing folder has nothing to remove).
+
+    Returns
+    -------
+    int
+        How many files were removed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = pathlib.Path(folder, ".demo.nc.x1y2.tmp").write_text("partial")
+    ...     _ = pathlib.Path(folder, "demo.nc").write_text("kept")
+    ...     removed = remove_stale_temporaries(folder)
+    ...     removed, sorted(p.name for p in pathlib.Path(folder).iterdir())
+    (1, ['demo.nc'])
     """
     folder = Path(folder)
     removed = 0
@@ -203,10 +312,35 @@ def remove_stale_temporaries(folder) -> int:
 def read_dataset(path, *, require_simkit=True) -> xr.Dataset:
     """Load a dataset written by simkit (fully into memory; the file is closed).
 
+    Parameters
+    ----------
+    path : path
+        A NetCDF file.
+    require_simkit : bool, optional
+        Refuse a file without the ``simkit_version`` attribute; default true.
+
+    Returns
+    -------
+    xarray.Dataset
+        The dataset, loaded (attributes as stored: booleans as 0/1, containers as JSON text).
+
     Raises
     ------
     OutputError
         If the file cannot be read as NetCDF, or (``require_simkit``) was not written by simkit.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import xarray as xr
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_dataset(xr.Dataset({"x": ("rep", [0.5])}), pathlib.Path(folder, "plain.nc"))
+    ...     read_dataset(path, require_simkit=False)["x"].values.tolist()
+    [0.5]
+    >>> read_dataset("missing.nc")
+    Traceback (most recent call last):
+    ...
+    simkit.errors.OutputError: missing.nc: no such file
     """
     path = Path(path)
     if not path.is_file():
@@ -222,7 +356,39 @@ def read_dataset(path, *, require_simkit=True) -> xr.Dataset:
 
 
 def provenance(*, study, paper, seed, backend, reps, wall_seconds, device) -> dict:
-    """The provenance attributes every simkit dataset carries."""
+    """The provenance attributes every simkit dataset carries.
+
+    Parameters
+    ----------
+    study : str
+        The study's name.
+    paper : str
+        Its citation.
+    seed : int
+        The run's seed.
+    backend : str
+        The backend that ran it.
+    reps : int
+        Replications per cell.
+    wall_seconds : float
+        Wall-clock time of the run, seconds.
+    device : str
+        What ran it (CPU, or the GPU's name).
+
+    Returns
+    -------
+    dict
+        The arguments, plus ``simkit_version``, ``numpy_version``, ``numba_version``,
+        ``xarray_version``, ``python_version`` and ``created`` (UTC, ISO 8601, seconds).
+        ``wall_seconds`` and ``created`` are among :data:`VOLATILE_ATTRS`.
+
+    Examples
+    --------
+    >>> attrs = provenance(study="demo", paper="none", seed=0, backend="numpy", reps=10,
+    ...                    wall_seconds=1.5, device="cpu")
+    >>> attrs["study"], attrs["reps"], attrs["created"].endswith("+00:00")
+    ('demo', 10, True)
+    """
     import numba
 
     from . import __version__

@@ -50,7 +50,8 @@ from .validation import check_choice, check_int, check_real
 
 __all__ = ["Param", "Study", "RunConfig", "Check", "OUTCOMES", "MAX_REPS"]
 
-MAX_REPS = 10**9  # replications per cell; far beyond any study, and refused before anything runs
+#: Most replications per cell (10⁹): far beyond any study; more is refused before anything runs.
+MAX_REPS = 10**9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +60,33 @@ class Param:
 
     ``kind`` is one of ``int``, ``float``, ``str``, ``bool``.  Bounds apply to numbers,
     ``choices`` to anything.
+
+    Parameters
+    ----------
+    name : str
+        The parameter's name (a key of the study's grid or settings, and of ``--set``).
+    kind : {int, float, str, bool}
+        Its type.
+    help : str, optional
+        One line for ``simkit describe`` and ``simkit run STUDY --help``.
+    low, high : float, optional
+        Bounds of a number (``None``: unbounded on that side).
+    low_inclusive, high_inclusive : bool, optional
+        Whether a float bound is allowed itself (default true); integer bounds are inclusive.
+    choices : tuple, optional
+        The allowed values (of any kind).
+    units : str, optional
+        Its units (``"1"`` for dimensionless, ``""`` when not applicable).
+
+    Examples
+    --------
+    >>> sigma = Param("sigma", float, "noise SD", low=0, low_inclusive=False, units="y")
+    >>> sigma.validate(2)
+    2.0
+    >>> sigma.parse(" 0.5 ")
+    0.5
+    >>> Param("mode", str, choices=("replace", "accumulate")).validate("replace")
+    'replace'
     """
 
     name: str
@@ -72,7 +100,36 @@ class Param:
     units: str = ""
 
     def validate(self, value, label=None):
-        """Return ``value`` converted to ``kind``; raise a one-line error naming the parameter."""
+        """Return ``value`` converted to ``kind``; raise a one-line error naming the parameter.
+
+        Parameters
+        ----------
+        value : object
+            The value to check (an ``int`` is accepted for a ``float`` parameter).
+        label : str, optional
+            The name used in the error message (default :attr:`name`).
+
+        Returns
+        -------
+        object
+            ``value`` as ``kind`` (e.g. ``2`` becomes ``2.0`` for a float parameter).
+
+        Raises
+        ------
+        ParameterError
+            A value outside the range or not among the choices.
+        ParameterTypeError
+            A value of the wrong type.
+
+        Examples
+        --------
+        >>> Param("M", int, low=2).validate(10)
+        10
+        >>> Param("M", int, low=2).validate(1)
+        Traceback (most recent call last):
+        ...
+        simkit.errors.ParameterError: M must be in [2, inf], got 1
+        """
         label = label or self.name
         if self.kind is int:
             value = check_int(label, value, low=self.low, high=self.high)
@@ -96,7 +153,33 @@ class Param:
         return value
 
     def parse(self, text: str):
-        """Parse one value written on the command line and validate it."""
+        """Parse one value written on the command line and validate it.
+
+        Parameters
+        ----------
+        text : str
+            One value as written after ``--set NAME=`` (surrounding spaces are ignored; booleans
+            as ``true``/``false``, ``1``/``0`` or ``yes``/``no``).
+
+        Returns
+        -------
+        object
+            The value as ``kind``, validated (:meth:`validate`).
+
+        Raises
+        ------
+        ParameterTypeError
+            Text that is not a value of ``kind``.
+        ParameterError
+            A value outside the allowed range.
+
+        Examples
+        --------
+        >>> Param("T", int, low=1).parse("100")
+        100
+        >>> Param("ridge", bool).parse("yes")
+        True
+        """
         text = text.strip()
         if self.kind in (int, float) and not text.isascii():
             raise ParameterTypeError(f"--set {self.name}: write numbers with ASCII digits, got {text!r}")
@@ -120,6 +203,7 @@ class Param:
         return self.validate(value)
 
 
+#: The three outcomes of a :class:`Check`, in that order.
 OUTCOMES = ("pass", "fail", "inconclusive")
 
 
@@ -133,6 +217,32 @@ class Check:
     ``statistic``; ``tolerance`` is its bound and ``direction`` (``"<="`` or ``">="``) says which
     side of the bound passes.  ``claim`` states in words what the check asserts (defaults to
     ``name``).
+
+    Parameters
+    ----------
+    name : str
+        Short name (as printed in the checks table).
+    passed : bool
+        The data support the claim (must be false when ``inconclusive``).
+    value : float
+        The measured statistic.
+    tolerance : float
+        Its bound.
+    detail : str, optional
+        Where and by how much; for an inconclusive check, what would decide.
+    inconclusive : bool, optional
+        The data cannot decide; default false.
+    claim : str, optional
+        The claim in words (default: ``name`` is shown).
+    direction : {"<=", ">="}, optional
+        Which side of ``tolerance`` passes; default ``"<="``.
+    statistic : str, optional
+        What ``value`` measures.
+
+    Raises
+    ------
+    ValueError
+        A ``direction`` other than ``"<="`` or ``">="``, or a check both passed and inconclusive.
 
     Examples
     --------
@@ -172,7 +282,21 @@ class Check:
         return self.outcome == "fail"
 
     def as_dict(self) -> dict:
-        """A JSON-serialisable dict of the check."""
+        """A JSON-serialisable dict of the check.
+
+        Returns
+        -------
+        dict
+            Keys ``name``, ``passed``, ``outcome``, ``value``, ``tolerance``, ``direction``,
+            ``statistic``, ``claim``, ``detail``; a non-finite number becomes a string
+            (``"nan"``, ``"inf"``).
+
+        Examples
+        --------
+        >>> d = Check("gap", False, float("nan"), 1.0, inconclusive=True).as_dict()
+        >>> d["outcome"], d["value"]
+        ('inconclusive', 'nan')
+        """
         return {
             "name": self.name,
             "passed": bool(self.passed),
@@ -193,7 +317,33 @@ def _json_float(x):
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """Everything that determines a run's numbers: grid, settings, reps, seed, backend."""
+    """Everything that determines a run's numbers: grid, settings, reps, seed, backend.
+
+    Made and validated by :meth:`Study.config`.
+
+    Parameters
+    ----------
+    study : str
+        The study's name.
+    grid : dict of str to tuple
+        The swept parameters and their values, in grid order.
+    settings : dict of str to object
+        The fixed parameters.
+    reps : int
+        Replications per cell.
+    seed : int
+        The run's seed.
+    backend : str
+        ``"numpy"``, ``"numba"`` or ``"cuda"``.
+    inner : tuple of str, optional
+        Grid dimensions evaluated together in each cell (see :class:`Study`).
+
+    Examples
+    --------
+    >>> cfg = RunConfig("demo", {"M": (10, 100), "mode": ("replace",)}, {}, 200, 0, "numpy")
+    >>> cfg.cells()
+    [{'M': 10, 'mode': 'replace'}, {'M': 100, 'mode': 'replace'}]
+    """
 
     study: str
     grid: dict[str, tuple]
@@ -205,20 +355,108 @@ class RunConfig:
 
     def cells(self) -> list[dict]:
         """The evaluated cells in row-major order: the outer grid's values, plus each inner
-        dimension's whole tuple of values (see :class:`Study` ``inner``)."""
+        dimension's whole tuple of values (see :class:`Study` ``inner``).
+
+        Returns
+        -------
+        list of dict
+            One dict per cell, parameter name → value (inner dimensions → tuple of values).
+
+        Examples
+        --------
+        >>> cfg = RunConfig("demo", {"n": (10, 20), "m": (1, 2, 3)}, {}, 4, 0, "numpy", inner=("m",))
+        >>> cfg.cells()
+        [{'n': 10, 'm': (1, 2, 3)}, {'n': 20, 'm': (1, 2, 3)}]
+        """
         outer = [k for k in self.grid if k not in self.inner]
         shared = {k: self.grid[k] for k in self.inner}
         return [{**dict(zip(outer, values)), **shared} for values in itertools.product(*(self.grid[k] for k in outer))]
 
     def points(self) -> list[dict]:
-        """Every point of the grid (outer and inner dimensions), each a dict of scalar values."""
+        """Every point of the grid (outer and inner dimensions), each a dict of scalar values.
+
+        Returns
+        -------
+        list of dict
+            One dict per grid point, in row-major order.
+
+        Examples
+        --------
+        >>> cfg = RunConfig("demo", {"n": (10, 20), "m": (1, 2)}, {}, 4, 0, "numpy", inner=("m",))
+        >>> len(cfg.points()), cfg.points()[1]
+        (4, {'n': 10, 'm': 2})
+        """
         names = list(self.grid)
         return [dict(zip(names, values)) for values in itertools.product(*self.grid.values())]
 
 
 @dataclasses.dataclass(frozen=True)
 class Study:
-    """A reproduced figure or table: see the module docstring for the four functions."""
+    """A reproduced figure or table: see the module docstring for the four functions.
+
+    Parameters
+    ----------
+    name : str
+        The study's name (``simkit run NAME``), lower case with hyphens.
+    title : str
+        One line: what it shows.
+    paper : str
+        The citation, with its DOI or arXiv identifier.
+    family : str
+        The family it belongs to (``collapse``, ``bandits``, ...).
+    teaching : str
+        What is misspecified, what theory predicts and what to look at (paragraphs).
+    params : tuple of Param
+        Every parameter of the grid and the settings.
+    grid : mapping of str to tuple
+        The full run's swept parameters and their values.
+    settings : mapping of str to object
+        The full run's fixed parameters.
+    reps : int
+        Replications per cell of the full run.
+    quick_grid, quick_settings, quick_reps
+        The same for the quick (CI) run: seconds in all.
+    simulate, theory, checks, plot : callable
+        The four functions (see the module docstring).
+    validate_cell : callable, optional
+        ``validate_cell(params)`` raises :class:`~simkit.errors.ParameterError` for a cell the
+        parameters' ranges allow but the study cannot run (checked before anything runs).
+    backends : tuple of str, optional
+        The backends it supports; default all three.
+    rep_dim : str, optional
+        Name of the replication dimension in the final dataset; default ``"rep"``.
+    dims_order : tuple of str, optional
+        Dimensions that lead every variable, in that order.
+    inner : tuple of str, optional
+        Grid dimensions that ``simulate`` evaluates together from the same draws.
+    min_reps : int, optional
+        The fewest replications the checks need; default 1.
+    memory : callable, optional
+        ``memory(params)``: bytes one replication of a cell needs while it runs.
+
+    Raises
+    ------
+    ValueError
+        An ``inner`` dimension missing from ``grid`` or ``quick_grid``.
+
+    Examples
+    --------
+    A study needs its four functions; this one draws one uniform per replication from the
+    first word of its generator state:
+
+    >>> import xarray as xr
+    >>> def simulate(params, states, backend):
+    ...     return xr.Dataset({"u": ("rep", states[:, 0] / 2.0**64)})
+    >>> study = Study(
+    ...     name="demo", title="uniforms", paper="none", family="demo", teaching="",
+    ...     params=(Param("M", int, "size", low=1),), grid={"M": (1, 2)}, settings={}, reps=100,
+    ...     quick_grid={"M": (1,)}, quick_settings={}, quick_reps=10, simulate=simulate,
+    ...     theory=lambda ds: xr.Dataset(), checks=lambda ds: [], plot=lambda ds: None,
+    ... )
+    >>> cfg = study.config(quick=True, reps=3, overrides={"M": [1, 5]})
+    >>> cfg.reps, cfg.grid["M"]
+    (3, (1, 5))
+    """
 
     name: str
     title: str
@@ -250,7 +488,33 @@ class Study:
                 raise ValueError(f"study {self.name}: inner dimension {name!r} must be in grid and quick_grid")
 
     def param(self, name: str) -> Param:
-        """The declared parameter called ``name``."""
+        """The declared parameter called ``name``.
+
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        Param
+
+        Raises
+        ------
+        ParameterError
+            If the study has no such parameter (the message lists the known ones).
+
+        Examples
+        --------
+        >>> import xarray as xr
+        >>> study = Study("demo", "t", "p", "demo", "", (Param("M", int),), {"M": (1,)}, {}, 1,
+        ...               {"M": (1,)}, {}, 1, None, None, None, None)
+        >>> study.param("M").kind
+        <class 'int'>
+        >>> study.param("N")
+        Traceback (most recent call last):
+        ...
+        simkit.errors.ParameterError: demo has no parameter 'N' (known: M)
+        """
         for p in self.params:
             if p.name == name:
                 return p
@@ -262,6 +526,42 @@ class Study:
 
         ``overrides`` maps a parameter name to a value (a setting) or to a sequence of values
         (a grid dimension).  Every cell is validated before anything runs.
+
+        Parameters
+        ----------
+        quick : bool, optional
+            Start from the quick grid, settings and replications.
+        reps : int, optional
+            Replications per cell (default: the study's, full or quick).
+        seed : int, optional
+            The run's seed, in ``[0, 2**128)``; default 0.
+        backend : str, optional
+            Recorded in the configuration (resolved by the caller); default ``"numba"``.
+        overrides : dict, optional
+            Parameter name → value, or → list of values for a grid dimension.
+
+        Returns
+        -------
+        RunConfig
+
+        Raises
+        ------
+        ParameterError, ParameterTypeError
+            An unknown parameter, a value out of range or of the wrong type, a list for a setting,
+            a repeated grid value, or a cell that :attr:`validate_cell` refuses.
+
+        Examples
+        --------
+        >>> study = Study("demo", "t", "p", "demo", "", (Param("M", int, low=1), Param("fit", str)),
+        ...               {"M": (10,)}, {"fit": "mle"}, 100, {"M": (10,)}, {"fit": "mle"}, 10,
+        ...               None, None, None, None)
+        >>> cfg = study.config(quick=True, overrides={"M": [5, 20], "fit": "unbiased"})
+        >>> cfg.grid, cfg.settings, cfg.reps
+        ({'M': (5, 20)}, {'fit': 'unbiased'}, 10)
+        >>> study.config(reps=0)
+        Traceback (most recent call last):
+        ...
+        simkit.errors.ParameterError: reps must be in [1, 1000000000], got 0
         """
         grid = {k: tuple(v) for k, v in (self.quick_grid if quick else self.grid).items()}
         settings = dict(self.quick_settings if quick else self.settings)

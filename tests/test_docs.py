@@ -45,12 +45,14 @@ def site() -> Path:
 
 
 class _Page(html.parser.HTMLParser):
-    """Links, image sources, element ids and the visible text of the article of one page."""
+    """Links, image and script sources, element ids and the visible text of the article of one page."""
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.links: list[str] = []
         self.images: list[str] = []
+        self.scripts: list[str] = []
+        self.has_math = False  # an element of class "math" (a formula MathJax typesets)
         self.ids: set[str] = set()
         self.article: list[str] = []
         self._depth = 0  # > 0 while inside <article>
@@ -68,6 +70,10 @@ class _Page(html.parser.HTMLParser):
             self.images.append(a["src"])
         if tag == "link" and a.get("rel") == "stylesheet" and a.get("href"):
             self.links.append(a["href"])
+        if tag == "script" and a.get("src"):
+            self.scripts.append(a["src"])
+        if "math" in (a.get("class") or "").split():
+            self.has_math = True
         if tag in ("script", "style"):
             self._skip += 1
         if tag == "article":
@@ -150,6 +156,46 @@ def test_images_exist_and_are_not_empty(site):
     assert not missing, "missing images:\n" + "\n".join(missing[:50])
 
 
+MATHJAX = "_static/mathjax/tex-chtml-full.js"  # docs/conf.py mathjax_path, relative to _static
+
+
+def test_scripts_are_local(site):
+    """Every script a page loads is a file of the site: it works offline, nothing from a CDN."""
+    problems = []
+    for page, parsed in _pages(site).items():
+        for src in parsed.scripts:
+            found = _local_target(page, src, site)
+            if found is None:
+                problems.append(f"{page.relative_to(site)}: {src} (not local)")
+            elif not found[0].is_file():
+                problems.append(f"{page.relative_to(site)}: {src} (no such file)")
+    assert not problems, "scripts that are not in the site:\n" + "\n".join(problems[:50])
+
+
+def test_math_pages_load_the_local_mathjax(site):
+    """Every page with a formula loads the MathJax shipped in docs/_static/mathjax/, and that copy
+    has every font file its CHTML output asks for."""
+    pages = _pages(site)
+    with_math = [page for page, parsed in pages.items() if parsed.has_math]
+    assert with_math, "no page with math: the crawler no longer sees formulas"
+    mathjax = (site / MATHJAX).resolve()
+    problems = []
+    for page in with_math:
+        loaded = [found[0] for src in pages[page].scripts if (found := _local_target(page, src, site)) is not None]
+        remote = [
+            src for src in pages[page].scripts if "mathjax" in src.lower() and _local_target(page, src, site) is None
+        ]
+        if mathjax not in loaded or remote:
+            problems.append(f"{page.relative_to(site)}: loads {remote or 'no'} remote and not {MATHJAX}")
+    assert not problems, "pages with math that do not load the local MathJax:\n" + "\n".join(problems[:50])
+    assert mathjax.is_file() and mathjax.stat().st_size > 500_000, f"{MATHJAX}: missing or truncated"
+    fonts = sorted(set(re.findall(r"MathJax_[A-Za-z0-9-]+\.woff", mathjax.read_text(encoding="utf-8"))))
+    folder = mathjax.parent / "output" / "chtml" / "fonts" / "woff-v2"
+    assert fonts, "the MathJax component names no fonts: not the CHTML component?"
+    missing = [f for f in fonts if not (folder / f).is_file() or (folder / f).stat().st_size == 0]
+    assert not missing, f"MathJax fonts missing from {folder.relative_to(site)}: {missing}"
+
+
 def test_no_empty_pages(site):
     empty = []
     for page, parsed in _pages(site).items():
@@ -197,3 +243,10 @@ def test_tutorials_executed(site):
         text = page.read_text(encoding="utf-8")
         assert "cell_output" in text, f"{page.name}: no executed output"
         assert "Traceback" not in text, f"{page.name}: shows a traceback"
+        source = DOCS / "tutorials" / (page.stem + ".md")
+        code = "\n".join(re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", source.read_text(encoding="utf-8"), re.S))
+        # a tutorial that draws shows its figures (not the text repr of a Figure)
+        if re.search(r"\.plot\(|\.plot\.|plotting\.figure\(|plt\.subplots\(", code):
+            parsed = _Page()
+            parsed.feed(text)
+            assert parsed.images, f"{page.name}: draws figures but shows none"

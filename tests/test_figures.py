@@ -21,6 +21,7 @@ many), computed once per session.
 from __future__ import annotations
 
 import functools
+import os
 import re
 
 import matplotlib
@@ -439,3 +440,15 @@ def test_no_dimension_is_named_like_an_xarray_keyword(name):
     for dim in ds.dims:
         if dim in ds.coords and ds[dim].size:
             ds.sel(**{str(dim): ds[dim].values[0]})  # selecting by keyword works for every dimension
+
+
+def test_importing_plotting_keeps_the_users_backend():
+    """A notebook's inline backend (here: svg, chosen before the import) survives ``import simkit.plotting``."""
+    import subprocess
+    import sys
+
+    code = "import matplotlib; matplotlib.use('svg'); import simkit.plotting; print(matplotlib.get_backend())"
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "svg"
