@@ -50,22 +50,80 @@ def _load() -> dict[str, Study]:
 
 
 def reload() -> None:
-    """Forget the loaded studies (after changing ``SIMKIT_STUDIES``)."""
+    """Forget the loaded studies, so that the next lookup imports them again.
+
+    Call it after changing ``SIMKIT_STUDIES`` in a running process.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> reload()
+    >>> "collapse-gaussian" in study_names()
+    True
+    """
     _load.cache_clear()
 
 
 def all_studies() -> list[Study]:
-    """Every registered study, ordered by family then name."""
+    """Every registered study, ordered by family then name.
+
+    Returns
+    -------
+    list of Study
+        The packaged studies, those of the ``SIMKIT_STUDIES`` modules and those of installed
+        ``simkit.studies`` entry points.
+
+    Examples
+    --------
+    >>> studies = all_studies()
+    >>> studies[0].family <= studies[-1].family
+    True
+    """
     return sorted(_load().values(), key=lambda s: (s.family, s.name))
 
 
 def study_names() -> list[str]:
-    """Names of every registered study."""
+    """Names of every registered study, ordered as :func:`all_studies`.
+
+    Returns
+    -------
+    list of str
+        Study names (the ``simkit run NAME`` argument).
+
+    Examples
+    --------
+    >>> "varts-regret" in study_names()
+    True
+    """
     return [s.name for s in all_studies()]
 
 
 def get_study(name: str) -> Study:
-    """The study called ``name``; :class:`~simkit.errors.StudyError` naming the choices otherwise."""
+    """The study called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered study name, e.g. ``"collapse-gaussian"`` (see ``simkit list``).
+
+    Returns
+    -------
+    Study
+        The study: its grid, settings, simulation, theory, checks and figure.
+
+    Raises
+    ------
+    simkit.errors.StudyError
+        For an unknown name; the message lists the registered names.
+
+    Examples
+    --------
+    >>> get_study("collapse-gaussian").family
+    'collapse'
+    """
     studies = _load()
     if name not in studies:
         raise StudyError(f"unknown study {name!r}; choose one of: {', '.join(study_names())}")
@@ -96,8 +154,22 @@ def _index_key() -> str:
 
 
 def summaries() -> list[dict]:
-    """Name, family, title and paper of every study, without importing them when a cached index
-    (under ``$XDG_CACHE_HOME/simkit``) matches the study modules' files; rebuilt otherwise."""
+    """Name, family, title and paper of every study, for a fast ``simkit list``.
+
+    Read from a cached index (under ``$XDG_CACHE_HOME/simkit``) when it matches the study modules'
+    files, the plugins and the version, without importing any study; rebuilt and cached otherwise.
+
+    Returns
+    -------
+    list of dict
+        One ``{"name", "family", "title", "paper"}`` per study, ordered as :func:`all_studies`.
+
+    Examples
+    --------
+    >>> rows = summaries()
+    >>> sorted(rows[0])
+    ['family', 'name', 'paper', 'title']
+    """
     import json
     from pathlib import Path
 

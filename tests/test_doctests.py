@@ -50,6 +50,7 @@ DOCUMENTED = (
     "simkit.errors",
     "simkit.describe",
     "simkit.rng",
+    "simkit.registry",
 )
 
 
