@@ -96,6 +96,16 @@ def rep_states(seed, study, cell, reps, *, start=0):
     start = check_int("start", start, low=0)
     study_key = stable_key(study)
     cell_key = stable_key(cell)
+    if start + reps > 2**32:  # replication indices of more than one 32-bit word: SeedSequence itself
+        return _rep_states_loop(seed, study_key, cell_key, reps, start)
+    states = _seed_sequence_states(seed, study_key, cell_key, np.arange(start, start + reps, dtype=np.uint64))
+    zero = (states[:, 0] == 0) & (states[:, 1] == 0)
+    states[zero, 1] = np.uint64(0x9E3779B97F4A7C15)
+    return states
+
+
+def _rep_states_loop(seed, study_key, cell_key, reps, start):
+    """:func:`rep_states` one :class:`numpy.random.SeedSequence` at a time (the definition)."""
     states = np.empty((reps, 2), dtype=np.uint64)
     for i in range(reps):
         ss = np.random.SeedSequence(seed, spawn_key=(study_key, cell_key, start + i))
@@ -104,6 +114,43 @@ def rep_states(seed, study, cell, reps, *, start=0):
             words[1] = np.uint64(0x9E3779B97F4A7C15)
         states[i] = words
     return states
+
+
+# numpy.random.SeedSequence's hash constants (O'Neill's seed_seq design, as in NumPy's _bit_generator.pyx)
+_INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
+_INIT_B, _MULT_B = 0x8B51F9DD, 0x58F38DED
+_MIX_L, _MIX_R = np.uint32(0xCA01F9DD), np.uint32(0x4973F715)
+_MASK32 = 0xFFFFFFFF
+
+
+def _seed_sequence_states(seed, study_key, cell_key, index):
+    """``SeedSequence(seed, spawn_key=(study_key, cell_key, i)).generate_state(2, uint64)`` for every ``i``.
+
+    The spawn keys differ only in their last word, so the entropy pool after the common prefix is
+    that of ``SeedSequence(seed, spawn_key=(study_key, cell_key))``; the last word is then mixed
+    into it for all replications at once, with the hash constant advanced exactly as NumPy does
+    (4 + 12 + 4·2 hashes before it).  ``index`` holds values below 2**32 (one word each).
+    Equality with NumPy's own SeedSequence is tested (``tests/test_framework_units.py``).
+    """
+    prefix = np.random.SeedSequence(seed, spawn_key=(study_key, cell_key))
+    pool = [np.full(index.shape, word, dtype=np.uint32) for word in prefix.pool]
+    hash_const = _INIT_A * pow(_MULT_A, 4 + 12 + 4 * 2, 2**32) & _MASK32
+    word = index.astype(np.uint32)
+    for dst in range(4):
+        value = word ^ np.uint32(hash_const)
+        hash_const = hash_const * _MULT_A & _MASK32
+        value = value * np.uint32(hash_const)
+        value ^= value >> np.uint32(16)
+        mixed = _MIX_L * pool[dst] - _MIX_R * value
+        pool[dst] = mixed ^ (mixed >> np.uint32(16))
+    out = np.empty((index.shape[0], 4), dtype=np.uint32)
+    hash_const = _INIT_B
+    for k in range(4):
+        data = pool[k] ^ np.uint32(hash_const)
+        hash_const = hash_const * _MULT_B & _MASK32
+        data = data * np.uint32(hash_const)
+        out[:, k] = data ^ (data >> np.uint32(16))
+    return out.view(np.uint64)  # word pairs as NumPy pairs them (native byte order)
 
 
 class Stream:

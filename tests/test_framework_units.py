@@ -73,6 +73,21 @@ class TestSeeding:
             assert not np.array_equal(base, other)
         assert not np.array_equal(base[0], base[1])
 
+    @pytest.mark.parametrize("seed", [0, 1, 2**32 - 1, 2**32, 2**64 + 5, 2**128 - 1])
+    def test_states_are_numpys_seed_sequence(self, seed):
+        """The vectorised seeding is SeedSequence(seed, spawn_key=(study_key, cell_key, rep)) exactly."""
+        draws = np.random.default_rng(seed % 1000)
+        starts = [0, 7, int(draws.integers(0, 10**9)), 2**32 - 5]
+        for study, cell in (("s", {}), ("collapse-gaussian", {"M": 10, "mode": "replace"})):
+            for start in starts:
+                got = rep_states(seed, study, cell, 5, start=start)
+                for i in range(5):
+                    ss = np.random.SeedSequence(seed, spawn_key=(stable_key(study), stable_key(cell), start + i))
+                    assert np.array_equal(got[i], ss.generate_state(2, dtype=np.uint64)), (seed, study, start, i)
+        beyond = rep_states(seed, "s", {}, 3, start=2**32 - 1)  # crosses a 32-bit index: SeedSequence itself
+        ss = np.random.SeedSequence(seed, spawn_key=(stable_key("s"), stable_key({}), 2**32 + 1))
+        assert np.array_equal(beyond[2], ss.generate_state(2, dtype=np.uint64))
+
     def test_stable_key_ignores_dict_order(self):
         assert stable_key({"a": 1, "b": 2.0}) == stable_key({"b": 2.0, "a": 1})
         assert stable_key({"a": np.int64(1)}) == stable_key({"a": 1})
