@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import shutil
 import time
@@ -32,7 +33,26 @@ __all__ = ["RunResult", "run_study", "finish_dataset", "summarize_dataset"]
 
 @dataclasses.dataclass
 class RunResult:
-    """What :func:`run_study` returns."""
+    """What :func:`run_study` returns.
+
+    Attributes
+    ----------
+    study : Study
+        The study that ran.
+    dataset : xarray.Dataset
+        The full results: the grid's dimensions, the study's own, then the replication dimension
+        (``study.rep_dim``); theory variables, settings and provenance attributes, and the checks.
+    checks : list of Check
+        The study's checks on ``dataset``, each ``pass``, ``fail`` or ``inconclusive``.
+    paths : list of pathlib.Path
+        The files written (``STUDY.nc``, ``.png``, ``.pdf``); empty with ``out=None``.
+    reused : int
+        Units (a cell and a block of replications) read back from verified checkpoints.
+    computed : int
+        Units computed by this run.
+    wall_seconds : float
+        Wall time of the sweep, in seconds (without writing the outputs).
+    """
 
     study: Study
     dataset: xr.Dataset
@@ -99,9 +119,29 @@ def run_study(
         for large sweeps).  Checks and the figure always use the full data, before it is reduced;
         the returned dataset is always full.
 
+    plot : bool
+        Draw and save the figure (``STUDY.png``, ``STUDY.pdf``) when ``out`` is given.
+    progress : bool
+        Show a progress bar on stderr.
+
     Returns
     -------
     RunResult
+        The dataset (dims: grid, then the study's, then ``rep``), the checks, the files written and
+        how many units were reused or computed.
+
+    Raises
+    ------
+    SimkitError
+        A one-line error on bad input, before anything runs: :class:`~simkit.errors.ParameterError`
+        for a value out of range or a run too large for the memory (:func:`check_memory`),
+        :class:`~simkit.errors.BackendError`, :class:`~simkit.errors.OutputError`, …
+
+    Examples
+    --------
+    >>> result = run_study("collapse-gaussian", quick=True, out=None, progress=False)  # doctest: +SKIP
+    >>> result.dataset["variance"].dims  # doctest: +SKIP
+    ('fit', 'mode', 'M', 'generation', 'rep')
     """
     study = _resolve_study(study)
     if store not in ("full", "summary"):
@@ -161,10 +201,27 @@ def run_study(
 
 
 PILOT_THRESHOLD = 200_000  # cell-replications beyond which a run's memory is estimated before it starts
+# bytes a run holds at its peak per byte of results: the streamed assembly's arrays (one copy) and the
+# theory, checks and temporaries of finish_dataset.  Measured: collapse-gaussian --quick --reps 20000 (an
+# 88.5 MB dataset) peaks at 175 MB traced (2.0x; 132 MB of RSS above the interpreter's, 1.5x); holding
+# every unit and concatenating them, as before the streamed assembly, took 356 MB (4.0x; 311 MB of RSS)
+RESULT_COPIES = 2.0
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux ``MemAvailable``), or None if unknown."""
+    """Bytes of memory available to a new allocation.
+
+    Returns
+    -------
+    int or None
+        Linux ``MemAvailable`` (or the available physical pages elsewhere), in bytes; ``None`` when
+        it cannot be read (then :func:`check_memory` refuses nothing).
+
+    Examples
+    --------
+    >>> available_memory() is None or available_memory() > 0
+    True
+    """
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -179,33 +236,47 @@ def available_memory() -> int | None:
 
 
 def check_memory(study: Study, cfg) -> None:
-    """Refuse up front a run whose results cannot fit in memory.
+    """Refuse up front a run that cannot fit in memory, before anything is allocated.
 
-    For runs of at least :data:`PILOT_THRESHOLD` cell-replications, one replication of the first
-    and of the last cell is evaluated (in memory) to measure the result size per replication;
-    the run needs about twice that times the cell-replications (the units and the combined
-    dataset).  Raises :class:`~simkit.errors.ParameterError` naming ``reps`` and the estimate.
+    Two estimates are compared with 80% of :func:`available_memory`:
+
+    * the working memory of the replications in flight at once (one per thread, at most
+      ``2 * cores``): the study's declared :attr:`~simkit.study.Study.memory` of one replication of
+      each cell, times that number;
+    * for runs of at least :data:`PILOT_THRESHOLD` cell-replications, the results: one replication
+      of the first and of the last cell is evaluated in memory to measure the result size per
+      replication, and the run holds about :data:`RESULT_COPIES` times that per cell-replication
+      (the assembled dataset, plus the units in flight and the dataset being finished).
+
+    Parameters
+    ----------
+    study : Study
+        The study; its ``memory(params)`` (bytes per replication) is used when declared.
+    cfg : RunConfig
+        The validated run configuration (:meth:`Study.config`).
+
+    Raises
+    ------
+    ParameterError
+        One line naming what to lower and the estimate against the memory available: for the
+        working memory, the parameter that makes a replication large (``NAME=VALUE: one replication
+        needs about … GB …``); for the results, ``reps``.  Nothing is raised when the available
+        memory is unknown.
+
+    Examples
+    --------
+    >>> from simkit.registry import get_study
+    >>> study = get_study("collapse-gaussian")
+    >>> check_memory(study, study.config(quick=True, backend="numpy"))  # fits: returns None
     """
     from .rng import rep_states
-    from .threads import cores
 
     cells = cfg.cells()
     total = cfg.reps * len(cells)
     available = available_memory()
     if available is None:
         return
-    if study.memory is not None:
-        # replications in flight at once: one per thread (a prange loop or one unit per worker)
-        in_flight = min(cfg.reps, 2 * cores())
-        for cell in cells:
-            need = float(study.memory({**cfg.settings, **cell})) * in_flight
-            if need > 0.8 * available:
-                big = ", ".join(f"{k}={v}" for k, v in cell.items() if not isinstance(v, tuple))
-                raise ParameterError(
-                    f"{big}: one replication needs about {need / in_flight / 1e9:.3g} GB of working memory "
-                    f"({need / 1e9:.3g} GB for {in_flight} at once), more than the {0.8 * available / 1e9:.3g} GB "
-                    "available; lower the size"
-                )
+    check_working_memory(study, cfg)
     if total < PILOT_THRESHOLD:
         return
     per_rep = 0.0
@@ -213,12 +284,106 @@ def check_memory(study: Study, cfg) -> None:
         outer = {k: v for k, v in cells[i].items() if k not in study.inner}
         ds = study.simulate({**cfg.settings, **cells[i]}, rep_states(cfg.seed, study.name, outer, 1), cfg.backend)
         per_rep = max(per_rep, float(ds.nbytes))
-    need = 2.0 * per_rep * total
+    need = RESULT_COPIES * per_rep * total
     if need > 0.8 * available:
         raise ParameterError(
             f"reps: {cfg.reps} replications × {len(cells)} cells need about {need / 1e9:.3g} GB of memory for the "
             f"results, more than the {0.8 * available / 1e9:.3g} GB available; lower --reps or the grid"
         )
+
+
+def check_working_memory(study: Study, cfg) -> None:
+    """Refuse a run whose replications in flight need more working memory than is available.
+
+    The first half of :func:`check_memory`, from the study's declared
+    :attr:`~simkit.study.Study.memory` alone (arithmetic, nothing is allocated).
+    :meth:`Study.config <simkit.study.Study.config>` calls it before the study's own
+    ``validate_cell``, which may build a cell's instance.
+
+    Parameters
+    ----------
+    study : Study
+        The study; nothing is checked when it declares no ``memory``.
+    cfg : RunConfig
+        The run configuration (grid, settings, replications).
+
+    Raises
+    ------
+    ParameterError
+        ``NAME=VALUE: one replication needs about … GB …``, naming the parameter that makes a
+        replication large, when one replication per thread (at most ``2 * cores``) of some cell
+        needs more than 80% of :func:`available_memory`.
+
+    Examples
+    --------
+    >>> from simkit.registry import get_study
+    >>> study = get_study("collapse-gaussian")
+    >>> check_working_memory(study, study.config(quick=True, backend="numpy"))  # fits: returns None
+    """
+    from .threads import cores
+
+    if study.memory is None:
+        return
+    available = available_memory()
+    if available is None:
+        return
+    # replications in flight at once: one per thread (a prange loop or one unit per worker)
+    in_flight = min(cfg.reps, 2 * cores())
+    for cell in cfg.cells():
+        params = {**cfg.settings, **cell}
+        try:
+            need = float(study.memory(params)) * in_flight
+        except (ArithmeticError, ValueError, TypeError, KeyError):
+            continue  # a cell the formula cannot size: validate_cell says what is wrong with it
+        if need > 0.8 * available:
+            raise ParameterError(
+                f"{_memory_culprit(study, params)}: one replication needs about {need / in_flight / 1e9:.3g} GB "
+                f"of working memory ({need / 1e9:.3g} GB for {in_flight} at once), more than the "
+                f"{0.8 * available / 1e9:.3g} GB available; lower it"
+            )
+
+
+def _memory_culprit(study: Study, params: dict) -> str:
+    """``NAME=VALUE`` of the parameter that makes one replication of ``params`` large.
+
+    The parameter whose value, put back to the study's own (its setting, or the cheapest of its grid
+    values), lowers the declared memory the most; failing that (a run at or below the study's own
+    sizes), the numeric parameter whose doubling raises it the most.
+    """
+    need = float(study.memory(params))
+
+    def memory_with(name, value):
+        try:
+            return float(study.memory({**params, name: value}))
+        except Exception:  # a value the formula cannot take: not the culprit
+            return math.inf
+
+    def own_values(name):
+        if name in study.inner:
+            return [study.grid[name], study.quick_grid[name]]
+        if name in study.grid:
+            return list(study.grid[name]) + list(study.quick_grid[name])
+        return [v[name] for v in (study.settings, study.quick_settings) if name in v]
+
+    best, culprit = need, None
+    for name in params:
+        for own in own_values(name):
+            alt = memory_with(name, own)
+            if alt < best:
+                best, culprit = alt, name
+    if culprit is None:
+        best = need
+        for name, value in params.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            alt = memory_with(name, 2 * value)
+            if math.isfinite(alt) and alt > best:
+                best, culprit = alt, name
+    if culprit is None:
+        return ", ".join(f"{k}={v}" for k, v in params.items() if not isinstance(v, tuple)) or "the settings"
+    value = params[culprit]
+    text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return f"{culprit}={text}"
 
 
 def _resolve_study(study) -> Study:
@@ -263,6 +428,28 @@ def summarize_dataset(ds: xr.Dataset, dim: str = "rep") -> xr.Dataset:
 
     Variables without ``dim`` (theory, fitted summaries) are kept as they are.  The dataset's
     attribute ``store`` becomes ``"summary"``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run's dataset (:attr:`RunResult.dataset`).
+    dim : str
+        The replication dimension to reduce (``study.rep_dim``).
+
+    Returns
+    -------
+    xarray.Dataset
+        The same dimensions without ``dim``: ``NAME_mean`` and ``NAME_se`` (the standard error of
+        the mean) in the variable's units, ``NAME_count`` (int64, finite replications), for each
+        variable that had ``dim``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"x": (("rep",), np.array([1.0, 2.0, 3.0]))})
+    >>> s = summarize_dataset(ds)
+    >>> float(s["x_mean"]), int(s["x_count"]), s.attrs["store"]
+    (2.0, 3, 'summary')
     """
     from .stats import summarize
 
@@ -336,6 +523,29 @@ def finish_dataset(study: Study, cfg, ds: xr.Dataset, wall_seconds: float, histo
     Follows the CF conventions' global attributes (``Conventions``, ``title``, ``history``,
     ``source``, ``references``) and gives every grid coordinate the ``long_name`` and ``units``
     of its declared :class:`~simkit.study.Param`.
+
+    Parameters
+    ----------
+    study : Study
+        The study that produced ``ds``.
+    cfg : RunConfig
+        Its run configuration (settings, seed, backend, reps, grid).
+    ds : xarray.Dataset
+        The combined sweep (:func:`simkit.sweep.evaluate`), with a ``rep`` dimension.
+    wall_seconds : float
+        Wall time of the sweep, in seconds (stored as provenance).
+    history : str, optional
+        The command recorded in the ``history`` attribute (default: this process's command line
+        or the equivalent :func:`run_study` call).
+
+    Returns
+    -------
+    ds : xarray.Dataset
+        ``ds`` with ``rep`` renamed to ``study.rep_dim``, dims ordered by ``study.dims_order``, the
+        theory variables merged and the attributes set (``checks`` as JSON, ``checks_passed``,
+        ``checks_failed``, ``checks_inconclusive``).
+    checks : list of Check
+        The study's checks on it.
     """
     from .describe import references
 

@@ -595,6 +595,10 @@ class Study:
         for cell in cfg.points():
             for name, value in cell.items():
                 self.param(name).validate(value)
-            if self.validate_cell is not None:
+        if self.validate_cell is not None:
+            from .api import check_working_memory
+
+            check_working_memory(self, cfg)  # before validate_cell, which may build a cell's instance
+            for cell in cfg.points():
                 self.validate_cell({**settings, **cell})
         return cfg

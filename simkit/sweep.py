@@ -124,10 +124,11 @@ def evaluate(study: Study, cfg: RunConfig, executor, *, checkpoint_dir=None, fre
     from . import checkpoints as cp
 
     units = plan_units(cfg)
-    results: dict[int, xr.Dataset] = {}
+    assembly = Assembly(cfg, units)
     discarded: dict[str, int] = {}
     ckdir = None
     key = config_key(cfg)
+    reused = 0
     if checkpoint_dir is not None:
         ckdir = _checkpoint_folder(Path(checkpoint_dir), key)
         remove_stale_temporaries(ckdir)
@@ -135,7 +136,8 @@ def evaluate(study: Study, cfg: RunConfig, executor, *, checkpoint_dir=None, fre
             for i, unit in enumerate(units):
                 ds, reason = cp.load(ckdir / unit.filename(), cp.record(cfg, key, unit))
                 if ds is not None:
-                    results[i] = ds
+                    assembly.add(i, ds)  # copied into the run's arrays and released
+                    reused += 1
                 elif reason is not None:
                     discarded[reason] = discarded.get(reason, 0) + 1
     if discarded:
@@ -146,8 +148,7 @@ def evaluate(study: Study, cfg: RunConfig, executor, *, checkpoint_dir=None, fre
             "recomputing them",
             file=sys.stderr,
         )
-    reused = len(results)
-    todo = [i for i in range(len(units)) if i not in results]
+    todo = [i for i in range(len(units)) if not assembly.has(i)]
     threads = getattr(executor, "threads", None)
     args = [
         (cfg.study, cfg.settings, units[i].cell, cfg.seed, units[i].start, units[i].count, cfg.backend, threads)
@@ -167,9 +168,10 @@ def evaluate(study: Study, cfg: RunConfig, executor, *, checkpoint_dir=None, fre
     try:
         for j, ds in executor.imap(run_unit, args):
             i = todo[j]
-            results[i] = ds
             if ckdir is not None:
                 write_dataset(cp.stamp(ds, cp.record(cfg, key, units[i])), ckdir / units[i].filename())
+            assembly.add(i, ds)
+            del ds
             done += 1
             bar.update(1)
     except ExecutorError as exc:
@@ -181,8 +183,7 @@ def evaluate(study: Study, cfg: RunConfig, executor, *, checkpoint_dir=None, fre
         raise ExecutorError(f"{exc}; {saved}: run the same command again to resume") from None
     finally:
         bar.close()
-    _check_layouts(cfg, units, results)
-    return _combine(cfg, units, results), reused, len(todo)
+    return assembly.finish(), reused, len(todo)
 
 
 def _checkpoint_folder(root: Path, key: str) -> Path:
@@ -199,28 +200,24 @@ def _checkpoint_folder(root: Path, key: str) -> Path:
     return root / key
 
 
-def _check_layouts(cfg, units, results) -> None:
-    """Every unit of one cell must have the same variables; ``simulate`` returning otherwise is a bug."""
-    first: dict[int, tuple] = {}
-    for i, unit in enumerate(units):
-        layout = tuple(sorted((n, v.dims, v.dtype.kind) for n, v in results[i].data_vars.items()))
-        ref = first.setdefault(unit.cell_index, layout)
-        if layout != ref:
-            raise RuntimeError(f"{cfg.study}: units of cell {unit.cell_index} returned different variables")
-
-
 def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
 def _combine(cfg: RunConfig, units, results) -> xr.Dataset:
+    """Concatenate whole unit datasets into the run's dataset (each cell over ``rep``, then the grid).
+
+    This is the definition of the dataset a run produces; :class:`Assembly` gives the same result
+    without holding the units (it applies this function to one replication of each unit, for the
+    layout, and copies every unit's values into that layout as it arrives).
+    """
     by_cell: dict[int, list[xr.Dataset]] = {}
     for i, unit in enumerate(units):
         by_cell.setdefault(unit.cell_index, []).append(results[i])
     cells = []
     for index, cell in enumerate(cfg.cells()):
         parts = by_cell[index]
-        ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim="rep")
+        ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim="rep", data_vars="all", join="outer")
         ds = ds.expand_dims({name: [value] for name, value in cell.items() if name not in cfg.inner})
         cells.append(ds)
     outer = [k for k in cfg.grid if k not in cfg.inner]
@@ -232,6 +229,198 @@ def _combine(cfg: RunConfig, units, results) -> xr.Dataset:
         nested = np.empty(shape, dtype=object)
         for flat, ds in enumerate(cells):
             nested[np.unravel_index(flat, shape)] = ds
-        combined = xr.combine_nested(nested.tolist(), concat_dim=outer, combine_attrs="drop_conflicts")
+        combined = xr.combine_nested(
+            nested.tolist(), concat_dim=outer, data_vars="all", join="outer", combine_attrs="drop_conflicts"
+        )
     order = names + [d for d in cells[0].dims if d not in names]
     return combined.transpose(*order)
+
+
+def _layout(ds: xr.Dataset) -> tuple:
+    """What must agree between the units of one cell (their variables, dims and dtype kinds)."""
+    return tuple(sorted((n, v.dims, v.dtype.kind) for n, v in ds.data_vars.items()))
+
+
+def _signature(ds: xr.Dataset) -> tuple:
+    """Everything of a unit but its cell and its replications' values: a unit with the signature of the
+    first one fits the arrays laid out from that one (same variables, dims, sizes, dtypes and
+    coordinates off ``rep``)."""
+    out = []
+    for name, var in ds.variables.items():
+        shape = tuple(n for d, n in zip(var.dims, var.shape) if d != "rep")
+        values = None
+        if "rep" not in var.dims:
+            values = var.values.tobytes() if var.dtype.kind not in "OUS" else tuple(map(str, var.values.ravel()))
+        out.append((name, var.dims, shape, str(var.dtype), name in ds.coords, values))
+    return tuple(out)
+
+
+def _stub(ds: xr.Dataset) -> xr.Dataset:
+    """The unit's first replication: its layout, coordinates, attributes and encoding, at 1/count the size."""
+    return ds.isel(rep=slice(0, 1)).copy(deep=True)
+
+
+def _fill(dtype):
+    """``(dtype, fill value)`` of an array that an outer join may leave holes in."""
+    from xarray.core import dtypes
+
+    promoted, fill = dtypes.maybe_promote(np.dtype(dtype))
+    return (np.dtype(dtype), fill) if promoted == np.dtype(dtype) else (np.dtype(dtype), None)
+
+
+class Assembly:
+    """The run's dataset, assembled unit by unit as the units arrive (in any order).
+
+    It is :func:`_combine` of every unit, without holding the units: the variables that carry ``rep``
+    are allocated once, in the layout of :func:`_combine` applied to one replication of the first unit
+    as if every unit were like it, and each unit's values are copied into their slice as the unit
+    arrives (then it is released).  A unit that does not fit that layout (another cell's dimension with
+    other coordinates or another length, another dtype) is kept whole; at the end :func:`_combine` of
+    every unit's first replication gives the final layout (outer joins, NaN fill, attributes that
+    conflict between cells dropped, the first unit's encoding), and the arrays and the kept units are
+    copied into it.  The peak is one copy of the results (two when some unit did not fit), plus the
+    units in flight.
+    """
+
+    def __init__(self, cfg: RunConfig, units):
+        self.cfg = cfg
+        self.units = units
+        self.stubs: dict[int, xr.Dataset] = {}
+        self.layouts: dict[int, tuple] = {}
+        self.kept: dict[int, xr.Dataset] = {}
+        self.signature = None
+        self.guess = None
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def has(self, i: int) -> bool:
+        return i in self.stubs
+
+    def add(self, i: int, ds: xr.Dataset) -> None:
+        """Copy unit ``i``'s values into the run's arrays (or keep it, if it does not fit them)."""
+        unit = self.units[i]
+        layout = _layout(ds)
+        ref = self.layouts.setdefault(unit.cell_index, layout)
+        if layout != ref:
+            raise RuntimeError(f"{self.cfg.study}: units of cell {unit.cell_index} returned different variables")
+        self.stubs[i] = _stub(ds)
+        signature = _signature(ds)
+        if self.guess is None:
+            self._lay_out(i, signature)
+        if signature == self.signature:
+            _place(self.arrays, self.guess, self.cfg, unit, ds)
+        else:
+            self.kept[i] = ds
+
+    def _lay_out(self, i: int, signature) -> None:
+        first = self.stubs[i]
+        stubs = {j: first.assign_coords(rep=[u.start]) for j, u in enumerate(self.units)}
+        self.guess = _combine(self.cfg, self.units, stubs)
+        self.signature = signature
+        self.arrays = _allocate(self.guess, self.cfg.reps)
+
+    def finish(self) -> xr.Dataset:
+        """The run's dataset, identical to :func:`_combine` of every unit."""
+        missing = [i for i in range(len(self.units)) if i not in self.stubs]
+        if missing:
+            raise RuntimeError(f"{self.cfg.study}: {len(missing)} units were never evaluated")
+        final = _combine(self.cfg, self.units, self.stubs)
+        if self.kept or not _same_layout(final, self.guess):
+            arrays = _allocate(final, self.cfg.reps)
+            fitted = _as_units(self.guess, self.arrays, self.cfg, self.units, skip=self.kept)
+            for i, unit in enumerate(self.units):
+                source = self.kept.pop(i, None)
+                _place(arrays, final, self.cfg, unit, source if source is not None else fitted(i))
+            self.arrays = arrays
+        out = _build(final, self.arrays)
+        self.arrays, self.guess, self.stubs = {}, None, {}
+        return out
+
+
+def _allocate(template: xr.Dataset, reps: int) -> dict[str, np.ndarray]:
+    """One array per variable of ``template`` that has ``rep``, with ``reps`` replications."""
+    arrays = {}
+    for name, var in template.variables.items():
+        if "rep" not in var.dims:
+            continue
+        shape = tuple(reps if d == "rep" else n for d, n in zip(var.dims, var.shape))
+        dtype, fill = _fill(var.dtype)
+        arrays[name] = np.full(shape, fill, dtype=dtype) if fill is not None else np.empty(shape, dtype=dtype)
+    return arrays
+
+
+def _same_layout(a: xr.Dataset, b: xr.Dataset) -> bool:
+    """Whether ``a`` and ``b`` (combined one-replication stubs) lay out the same arrays."""
+    if list(a.variables) != list(b.variables):
+        return False
+    for name, var in a.variables.items():
+        other = b.variables[name]
+        if var.dims != other.dims or var.shape != other.shape or var.dtype != other.dtype:
+            return False
+        if name in a.indexes and name != "rep" and not a.indexes[name].equals(b.indexes[name]):
+            return False
+    return True
+
+
+def _indexers(template: xr.Dataset, cfg: RunConfig, unit, var_dims, source: xr.Dataset, name: str):
+    """Positions in ``template``'s variable ``name`` of ``unit``'s values, one integer array per dim."""
+    outer = [k for k in cfg.grid if k not in cfg.inner]
+    out = []
+    for d in var_dims:
+        if d == "rep":
+            out.append(np.arange(unit.start, unit.start + unit.count))
+        elif d in outer:
+            out.append(np.asarray(template.indexes[d].get_indexer([unit.cell[d]])))
+        elif d in template.indexes and d in source.indexes:
+            where = template.indexes[d].get_indexer(source.indexes[d])
+            if (where < 0).any():
+                raise RuntimeError(f"{cfg.study}: {name!r} has {d} values the combined dataset lacks")
+            out.append(where)
+        else:
+            out.append(np.arange(template.sizes[d]))
+    return out
+
+
+def _place(arrays, template: xr.Dataset, cfg: RunConfig, unit, ds: xr.Dataset) -> None:
+    """Copy unit ``ds``'s values of every variable in ``arrays`` into its slice of ``template``'s layout."""
+    for name, target in arrays.items():
+        dims = template.variables[name].dims
+        src = ds.variables[name]
+        own = [d for d in dims if d in src.dims]
+        values = np.asarray(src.transpose(*own).values)
+        # dims the unit lacks: the cell's (one position) and, for a variable concatenated over rep
+        # without having it, rep (its value repeats over the unit's replications)
+        values = values.reshape([src.sizes[d] if d in src.dims else 1 for d in dims])
+        target[np.ix_(*_indexers(template, cfg, unit, dims, ds, name))] = values
+
+
+def _as_units(template: xr.Dataset, arrays, cfg: RunConfig, units, skip):
+    """Unit ``i``'s variables read back from arrays laid out as ``template`` (views, for re-layout)."""
+
+    def unit_view(i):
+        unit = units[i]
+        variables = {}
+        for name, target in arrays.items():
+            dims = template.variables[name].dims
+            idx = _indexers(template, cfg, unit, dims, template, name)
+            keep = [d for d in dims if d not in cfg.grid or d in cfg.inner]
+            block = target[np.ix_(*idx)]
+            block = block.reshape([n for d, n in zip(dims, block.shape) if d in keep])
+            variables[name] = xr.Variable(keep, block)
+        coords = {d: template.indexes[d] for d in template.indexes if d not in cfg.grid or d in cfg.inner}
+        coords = {d: c for d, c in coords.items() if d != "rep"}
+        return xr.Dataset({k: v for k, v in variables.items()}, coords=coords)
+
+    return unit_view
+
+
+def _build(template: xr.Dataset, arrays) -> xr.Dataset:
+    """``template`` (a combined one-replication stub) with its ``rep`` variables replaced by ``arrays``."""
+    data_vars, coords = {}, {}
+    for name, var in template.variables.items():
+        if name in arrays:
+            var = xr.Variable(var.dims, arrays[name], attrs=var.attrs, encoding=var.encoding)
+        (coords if name in template.coords else data_vars)[name] = var
+    out = xr.Dataset(data_vars, coords=coords, attrs=template.attrs)
+    out = out[list(template.data_vars)]  # the template's order of data variables (coordinates follow)
+    out.encoding = dict(template.encoding)
+    return out

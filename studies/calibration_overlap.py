@@ -1,7 +1,7 @@
 """calibration-overlap: temperature scaling cannot calibrate an interpolator on overlapping classes; Mixup can.
 
 Chidambaram & Ge, "On the Limitations of Temperature Scaling for Distributions with Overlaps",
-ICLR 2024, arXiv:2306.00740 (spec: shared/reference/shift_preferences.md, S4).  One cell per
+ICLR 2024, arXiv:2306.00740; formulas in :mod:`simkit.shift_preferences.calibration_theory`.  One cell per
 (k, alpha); a replication is one training set and one calibration set, shared by the three methods.
 """
 
@@ -14,7 +14,13 @@ from simkit import checks as ck
 from simkit import plotting
 from simkit.errors import ParameterError
 from simkit.shift_preferences import calibration_theory as th
-from simkit.shift_preferences.calibration import METHODS, RELIABILITY_BINS, check_bandwidth, simulate_calibration
+from simkit.shift_preferences.calibration import (
+    METHODS,
+    NODES_PER_PIECE,
+    RELIABILITY_BINS,
+    check_bandwidth,
+    simulate_calibration,
+)
 from simkit.stats import summarize
 from simkit.study import Param, Study
 
@@ -48,7 +54,7 @@ EXACT_TOL = 1e-9
 ERM_ABS, ERM_POWER = 3e-4, 0.15
 #: C3 and C4 z bound.
 CLAIM_Z = 3.0
-#: Full-run replications: the spec's 50 leave C4's weakest pair (k = 2, alpha 0.2 -> 0.3; expected
+#: Full-run replications: 50 replications would leave C4's weakest pair (k = 2, alpha 0.2 -> 0.3; expected
 #: z = 0.68 sqrt(R), per-rep SDs 0.0069 and 0.0061) inconclusive in about 4% of runs; 100 make that 1e-4.
 FULL_REPS = 100
 COLOR = {"hard-argmax": "0.3", "erm-ts": plotting.COLORS[1], "mixup-ts": plotting.COLORS[0]}
@@ -174,7 +180,7 @@ def _where(k, a):
 
 
 def checks(ds):
-    """C1–C5 of spec S4 §7."""
+    """The five checks C1–C5."""
     reps = ds.sizes["rep"]
     if reps < 2:
         return [
@@ -550,6 +556,16 @@ PARAMS = (
     ),
 )
 
+
+def calibration_memory(p):
+    """Bytes one replication needs: see :func:`simkit.shift_preferences.calibration.simulate_calibration`."""
+    k, n = p["k"], p["n"]
+    nodes = k * (n + 1) * NODES_PER_PIECE
+    # the NumPy path evaluates the Mixup target on chunks of clusters of about 2e5 nodes
+    chunk = min(k, max(1, 200_000 // ((n + 1) * NODES_PER_PIECE))) * (n + 1) * NODES_PER_PIECE
+    return 8.0 * (14.0 * nodes + 2.0 * chunk * k + 12.0 * k * k * n + 16.0 * k * n)
+
+
 STUDY = Study(
     name="calibration-overlap",
     title="Temperature scaling cannot calibrate an interpolator on overlapping classes; Mixup can",
@@ -563,6 +579,9 @@ STUDY = Study(
     quick_grid={"k": (2, 10), "alpha": (0.0, 0.1, 0.3)},
     quick_settings={"n": 200, "bandwidth": 0.2},
     quick_reps=32,
+    # the k (n + 1) 32 exact test nodes (positions, weights, confidences, ...) and the Mixup target's class
+    # probabilities over a chunk of clusters' nodes (nodes × k), the k × n × k Mixup pair sums
+    memory=calibration_memory,
     simulate=simulate,
     theory=theory,
     checks=checks,

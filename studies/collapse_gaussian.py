@@ -22,7 +22,8 @@ What is misspecified: each generation's Gaussian is fitted to M samples of the p
 instead of the real data, so estimation error compounds; accumulate instead fits all samples
 drawn so far, the real ones included.
 What theory predicts (Shumailov et al., Theorem 3.1): under replace with unbiased fits
-σₙ² = σ₀² Π χ²_{M−1}/(M − 1) is a martingale (E σₙ² = σ₀²) yet σₙ² → 0 almost surely:
+σₙ² = σ₀² Πₖ χ²ₖ/(M − 1), each χ²ₖ with M − 1 degrees of freedom,
+is a martingale (E σₙ² = σ₀²) yet σₙ² → 0 almost surely:
 E log σₙ² falls like −n/(M − 1), E σₙ = σ₀ c₄(M)ⁿ and the median collapses, while the mean is
 held up by ever rarer huge values and E W₂² grows like n/M. MLE fits shrink faster
 (E σₙ² = σ₀²((M − 1)/M)ⁿ). Accumulating the data stops the collapse: E σₙ² → σ₀² sin(π/√M)/(π/√M)
@@ -338,8 +339,8 @@ STUDY = Study(
     quick_grid={"fit": FITS, "mode": MODES, "M": (10, 100)},
     quick_settings={"generations": 200, "points": 25, "mu0": 0.0, "sigma0_2": 1.0},
     quick_reps=300,
-    # one replication holds a generation's M samples and the fit's draws (float64)
-    memory=lambda p: 16.0 * p["M"],
+    # one generation's M draws and their two centred copies (float64), and the recorded outputs
+    memory=lambda p: 8.0 * 4.0 * p["M"] + 32.0 * p["points"],
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -269,8 +269,12 @@ STUDY = Study(
     quick_grid={"mode": MODES, "M": (20, 100), "h": (0.05, 0.5)},
     quick_settings={"generations": 300, "mu0": 0.0, "sigma0_2": 1.0},
     quick_reps=1000,
-    # at most every generation's M points (accumulate), float64, twice (samples and kernel centres)
-    memory=lambda p: 16.0 * p["M"] * (p["generations"] + 1),
+    # replace: one generation's M points and the next; accumulate: every generation's M points, and two
+    # concatenated copies of them (the kernel centres, the pooled variance); plus the two outputs
+    memory=lambda p: (
+        8.0 * 4.0 * p["M"] * ((p["generations"] + 1) if p["mode"] == "accumulate" else 1)
+        + 16.0 * (p["generations"] + 1)
+    ),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -214,6 +214,15 @@ STUDY = Study(
     quick_grid={"mode": MODES, "sigma2": (0.1, 10.0), "T": (100, 1000)},
     quick_settings={"d": 32, "iterations": 50},
     quick_reps=100,
+    # the T × d design (accumulate: every iteration's stacked designs, twice while stacking) and d × d normal equations
+    memory=lambda p: (
+        8.0
+        * (
+            3.0 * p["T"] * (p["iterations"] if p["mode"] == "accumulate" else 1) * (p["d"] + 1)
+            + 3.0 * p["d"] ** 2
+            + p["iterations"]
+        )
+    ),
     simulate=simulate,
     theory=theory,
     checks=checks,

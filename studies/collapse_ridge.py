@@ -419,6 +419,17 @@ STUDY = Study(
     quick_grid={},
     quick_settings={"d": 40, "T": 80, "T0": 120, "lam_count": 11, "overparam_T0": 20, "overparam_steps": 15, **_COMMON},
     quick_reps=200,
+    # the downstream T × d and generator T0 × d designs (and lstsq's copies), d × d Gram matrices, the outputs
+    memory=lambda p: (
+        8.0
+        * (
+            3.0 * p["T"] * p["d"]
+            + 4.0 * max(p["T0"], p["overparam_T0"]) * p["d"]
+            + 4.0 * p["d"] ** 2
+            + 5.0 * (p["lam_count"] + 1)
+            + 3.0 * (p["overparam_steps"] + 51)
+        )
+    ),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -9,7 +9,7 @@ from simkit.irl import study_support as sup
 from simkit.stats import loglog_slope
 from simkit.study import Param, Study
 
-from ._common import with_claims
+from ._common import irl_memory, with_claims
 from ._irl import IRL_CLAIMS, plot_methods
 
 TEACHING = """\
@@ -194,6 +194,8 @@ STUDY = Study(
     quick_grid={"gamma_true": (0.9, 0.95), "gamma_assumed": (0.85, 0.89, 0.899, 0.9, 0.94, 0.949, 0.95)},
     quick_settings={"n_states": 16, "n_actions": 4, "kappa": 0.3, "alpha": 1.0, "beta": 1.0, "restarts": 3},
     quick_reps=4,
+    # S × A × S tables (transitions, rewards, the feasible set's worst-case search) and S × S solves
+    memory=lambda p: irl_memory(p["n_states"], p["n_actions"], p["restarts"]),
     simulate=simulate,
     theory=theory,
     checks=checks,

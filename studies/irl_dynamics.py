@@ -7,7 +7,7 @@ from simkit.irl import study_support as sup
 from simkit.stats import loglog_slope
 from simkit.study import Param, Study
 
-from ._common import with_claims
+from ._common import irl_memory, with_claims
 from ._irl import IRL_CLAIMS, plot_methods
 
 TEACHING = """\
@@ -155,6 +155,8 @@ STUDY = Study(
         "restarts": 3,
     },
     quick_reps=8,
+    # S × A × S tables (transitions, rewards, the feasible set's worst-case search) and S × S solves
+    memory=lambda p: irl_memory(p["n_states"], p["n_actions"], p["restarts"]),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -165,6 +165,8 @@ STUDY = Study(
     quick_grid={"model": ("boltzmann", "mce"), "ratio": (0.1, 0.5, 1.0, 2.0, 10.0)},
     quick_settings={"gamma": 0.9, "temperature": 1.0, "n_states": 16, "n_actions": 4, "kappa": 0.3},
     quick_reps=8,
+    # S × A × S tables: transitions, true and recovered rewards, policies, the distances' canonicalisations
+    memory=lambda p: 8.0 * 16.0 * p["n_states"] ** 2 * p["n_actions"],
     simulate=simulate,
     theory=theory,
     checks=checks,

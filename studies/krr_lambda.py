@@ -208,6 +208,12 @@ STUDY = Study(
     quick_grid={"s": (0.5, 1.0), "n": tuple(int(v) for v in np.rint(np.logspace(2, 4, 5)))},
     quick_settings={**SETTINGS, "lambda_log10_min": -7.0, "lambda_points": 25},
     quick_reps=30,
+    # markov: n-long samples, coefficients and fits (about 16 arrays); eigen/tridiagonal: also the n × n kernel
+    # matrix and its factorisation, and the lambda path of coefficients and fits (lambda_points × n)
+    memory=lambda p: (
+        8.0 * (16.0 * p["n"] + 4.0 * p["lambda_points"])
+        + (0.0 if p["solver"] == "markov" else 8.0 * (6.0 * p["n"] ** 2 + 4.0 * p["lambda_points"] * p["n"]))
+    ),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -204,6 +204,8 @@ STUDY = Study(
     quick_grid={"s": S_VALUES, "n": tuple(int(v) for v in np.rint(np.logspace(2, 4, 5)))},
     quick_settings={"sigma": 0.5, "lambda_c": 1.0},
     quick_reps=30,
+    # n-long samples, the O(n) solver's coefficients and fits, the target series at the inputs (about 16 arrays)
+    memory=lambda p: 8.0 * 16.0 * p["n"],
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -14,6 +14,8 @@ from simkit.bandits.theory import lower_bound_threshold, phase_threshold
 from simkit.stats import summarize
 from simkit.study import Param, Study
 
+from ._common import linear_bandit_memory
+
 POLICY_NAMES = ("oful", "ds-oful", "suplinucb")
 
 
@@ -305,6 +307,8 @@ STUDY = Study(
     quick_grid={"d": (4, 16), "ratio": (0.1, 1.0, 10.0)},
     quick_settings={**SETTINGS, "horizon": 5_000},
     quick_reps=64,
+    # the n_arms × d arms and temporaries, SupLinUCB's d × d statistics per level, per policy the pulls
+    memory=lambda p: linear_bandit_memory(len(POLICY_NAMES), p["n_arms"], p["d"], p["horizon"], 2),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -14,7 +14,7 @@ from simkit.rng import rep_states
 from simkit.stats import summarize
 from simkit.study import Param, Study
 
-from ._common import z_at_least
+from ._common import linear_bandit_memory, z_at_least
 
 GAMMAS = (0.02, 0.05, 0.08, 0.13)
 LATE = 1000
@@ -519,6 +519,8 @@ STUDY = Study(
     quick_grid={},
     quick_settings=SETTINGS,
     quick_reps=192,
+    # the n_arms × d arms and temporaries, SupLinUCB's d × d statistics per level, per policy the pulls
+    memory=lambda p: linear_bandit_memory(len(policy_names()), p["n_arms"], p["d"], p["horizon"], p["grid_points"] + 1),
     simulate=simulate,
     theory=theory,
     checks=checks,

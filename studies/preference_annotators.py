@@ -1,7 +1,7 @@
 """preference-annotators: Bradley–Terry reward learning is density estimation; annotator misspecification.
 
-Dumoulin, Johnson, Castro, Larochelle, Dauphin, arXiv:2311.14115 (spec: shared/reference/
-shift_preferences.md, S2).  One cell per annotator; every comparison budget ``n`` is evaluated
+Dumoulin, Johnson, Castro, Larochelle, Dauphin, arXiv:2311.14115; the formulas are in
+:mod:`simkit.shift_preferences.annotators_theory`.  One cell per annotator; every comparison budget ``n`` is evaluated
 inside the cell (an independent data set per ``n``, drawn by the count fast path).
 """
 
@@ -41,7 +41,7 @@ PAPER = (
     "pairwise human preferences, arXiv:2311.14115 (2023)"
 )
 
-#: Bands on |z| (spec S2 §7): pass if ≤ PASS_Z, inconclusive if ≤ FAIL_Z, else fail.
+#: Bands on |z|: pass if ≤ PASS_Z, inconclusive if ≤ FAIL_Z, else fail.
 PASS_Z, FAIL_Z = 4.0, 6.0
 #: Theory checks use n ≥ CHECK_N_PER_ITEM · K (measured second-order error < 6K/n).
 CHECK_N_PER_ITEM = 1000
@@ -185,7 +185,7 @@ def theory(ds):
 
 
 def _band(z):
-    """pass / inconclusive / fail for a worst |z| (spec S2 §7 bands)."""
+    """pass / inconclusive / fail for a worst |z| (the bands above)."""
     return z <= PASS_Z, PASS_Z < z <= FAIL_Z
 
 
@@ -216,7 +216,7 @@ def _mean_se(da):
 
 
 def checks(ds):
-    """The eight checks of spec S2 §7 (pass / fail / inconclusive)."""
+    """The eight checks (pass / fail / inconclusive)."""
     K = int(ds.attrs["K"])
     reps = ds.sizes["rep"]
     ann = [str(a) for a in ds["annotator"].values]
@@ -683,6 +683,8 @@ STUDY = Study(
     quick_grid={"annotator": th.ANNOTATORS, "n": QUICK_N},
     quick_settings={"K": 10},
     quick_reps=400,
+    # per comparison count n: the K × K win counts of each annotator group and the Newton fits' K × K Hessians
+    memory=lambda p: 8.0 * len(p["n"]) * (30.0 * p["K"] ** 2 + 60.0 * p["K"]),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -1,7 +1,7 @@
 """preference-doubly-robust: direct method, importance sampling and doubly robust preference estimation.
 
 Xu, Ye, Zhou, Zhu, Quinzan, Shi, "Doubly Robust Alignment for Large Language Models" (DRPO),
-arXiv:2506.01183 (spec: shared/reference/shift_preferences.md, S3).  A cell is one (tau, beta)
+arXiv:2506.01183; formulas in :mod:`simkit.shift_preferences.doubly_robust_theory`.  A cell is one (tau, beta)
 pair; the prefixes ``n`` of each replication's logged stream are evaluated inside the cell.
 """
 
@@ -621,6 +621,9 @@ STUDY = Study(
     quick_grid={"tau": (0.5,), "beta": (0.1,), "n": QUICK_N},
     quick_settings={},
     quick_reps=400,
+    # small fixed tables (responses × responses preferences, policies) and per prefix size n the counts and
+    # each (preference model, propensity, estimator)'s fit: nothing grows with n itself
+    memory=lambda p: 8.0 * (6000.0 + 1500.0 * len(p["n"])),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -13,7 +13,7 @@ from simkit.regression.theory import full_sample_limits, gaussian_finite_risk
 from simkit.stats import summarize
 from simkit.study import Param, Study
 
-from ._common import with_claims, z_at_least
+from ._common import largest, regression_memory, with_claims, z_at_least
 
 
 def n_features(phi, n):
@@ -206,6 +206,8 @@ STUDY = Study(
     quick_settings={"n": 100, "sigma": 5.0},
     quick_reps=40,
     inner=("alpha", "phi"),
+    # the n × P design (P = the largest p = phi n) and its factorisations
+    memory=lambda p: regression_memory(p["n"], float(n_features(largest(p["phi"]), p["n"]))),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -1,4 +1,4 @@
-"""seqbayes-forgetting: exact sequential Bayes still forgets under misspecification (spec S5).
+"""seqbayes-forgetting: exact sequential Bayes still forgets under misspecification.
 
 Our two-task Gaussian-mean instantiation of Kessler, Cobb, Rudner, Zohren, Roberts
 (arXiv:2301.01828): a ``shared`` model that wrongly assumes one mean for both tasks, beside a
@@ -19,7 +19,7 @@ from simkit.shift_preferences.seqbayes import MODELS, STAGES, simulate_seqbayes
 from simkit.stats import summarize
 from simkit.study import Param, Study
 
-#: Family false-alarm rate of the Bonferroni bound (z = 4 for up to about 70 points, as in the spec).
+#: Family false-alarm rate of the Bonferroni bound (z = 4 for up to about 70 points).
 FAMILY_ALPHA = 5e-3
 #: The theory check is inconclusive where z * SE exceeds this share of the exact value.
 THEORY_PRECISION = 0.25
@@ -352,7 +352,7 @@ def _check_sign(ds):
 
 
 def checks(ds):
-    """The six checks of spec S5, each pass / fail / inconclusive."""
+    """The six checks, each pass / fail / inconclusive."""
     return [
         _check_theory(ds),
         _check_deterministic(ds),
@@ -589,6 +589,8 @@ STUDY = Study(
     quick_grid={"n2": (1, 2, 20, 100, 1000)},
     quick_settings=dict(SETTINGS),
     quick_reps=10000,
+    # a few scalars per replication: the two task means, both models' posteriors at both stages
+    memory=lambda p: 8.0 * 64.0,
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -24,7 +24,7 @@ from simkit.regression.theory import correlated_limits, optimal_psi_numeric
 from simkit.stats import summarize
 from simkit.study import Param, Study
 
-from ._common import with_claims, z_at_least
+from ._common import largest, regression_memory, with_claims, z_at_least
 
 EXCLUDE = 0.1
 ESTIMATORS = ("full", "optimal")
@@ -225,6 +225,8 @@ STUDY_PSI = Study(
     quick_grid={"alpha": (3.0, 9.0), "sketch": ("srht", "gaussian"), "psi": (0.2, 0.35, 0.45, 0.6, 0.8, 1.0)},
     quick_settings={"n": 200, "p": 100, "sigma": 3.0, "eig_high": 2.0, "eig_low": 1.0},
     quick_reps=40,
+    # the n × p design, the sketch (m ≤ n rows) and its factorisations
+    memory=lambda p: regression_memory(p["n"], p["p"]),
     simulate=simulate_psi,
     theory=theory_psi,
     checks=checks_psi,
@@ -424,6 +426,8 @@ STUDY_PHI = Study(
     quick_settings={"n": 120, "sigma": 3.0, "eig_high": 2.0, "eig_low": 1.0, "sketch": "srht"},
     quick_reps=40,
     inner=("alpha", "estimator", "phi"),
+    # the n × P design (P = the largest p = phi n), the sketch (m ≤ n rows) and its factorisations
+    memory=lambda p: regression_memory(p["n"], max(2.0, round(largest(p["phi"]) * p["n"]))),
     simulate=simulate_phi,
     theory=theory_phi,
     checks=checks_phi,

@@ -13,7 +13,7 @@ from simkit.regression.theory import isotropic_limits, optimal_sketch, stable_ri
 from simkit.stats import summarize
 from simkit.study import Param, Study
 
-from ._common import with_claims, z_at_least
+from ._common import largest, regression_memory, with_claims, z_at_least
 
 ESTIMATORS = ("full", "optimal")
 
@@ -263,6 +263,8 @@ STUDY = Study(
     quick_settings={"n": 120, "sigma": 2.0, "sketch": "srht", "small_psi": 1 / 40},
     quick_reps=40,
     inner=("alpha", "estimator", "phi"),
+    # the n × P design (P = the largest p = phi n), the sketch (m ≤ n rows) and its factorisations
+    memory=lambda p: regression_memory(p["n"], max(1.0, round(largest(p["phi"]) * p["n"]))),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -13,7 +13,7 @@ from simkit.regression.theory import isotropic_limits, optimal_sketch
 from simkit.stats import summarize
 from simkit.study import Param, Study
 
-from ._common import with_claims, z_at_least
+from ._common import regression_memory, with_claims, z_at_least
 
 ESTIMATORS = ("validated", "oracle", "full")
 EXCLUDE = 0.1
@@ -258,6 +258,8 @@ STUDY = Study(
     quick_grid={"n_val": (20, 200), "phi": (0.5, 0.8, 1.2, 1.6, 2.5)},
     quick_settings={**SETTINGS, "n": 100, "candidates": 15},
     quick_reps=40,
+    # the (n + n_val) × p designs (p = phi n), the sketch and its factorisations for each candidate m
+    memory=lambda p: regression_memory(p["n"] + p["n_val"], float(features(p["phi"], p["n"]))),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -20,7 +20,7 @@ from simkit.regression.sketches import SKETCH_NAMES
 from simkit.regression.theory import ORTHOGONAL, gaussian_finite_risk, isotropic_limits
 from simkit.study import Param, Study
 
-from ._common import with_claims
+from ._common import regression_memory, with_claims
 
 #: The sketches of the paper (and of the default grid); others (CountSketch) are simulated without theory.
 PAPER_SKETCHES = ("haar", "srht", "gaussian")
@@ -221,6 +221,8 @@ STUDY = Study(
     quick_settings={"n": 200, "p": 100, "sigma": 5.0},
     quick_reps=40,
     inner=("alpha", "psi"),
+    # the n × p design, the sketch (m ≤ n rows; haar: an n × n orthogonal matrix) and its factorisations
+    memory=lambda p: regression_memory(p["n"], p["p"]),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -208,6 +208,8 @@ STUDY = Study(
     quick_grid={},
     quick_settings=dict(_SETTINGS),
     quick_reps=24,
+    # steps × S × A × S disguised rewards and their broadcast truths, transitions and canonicalisations
+    memory=lambda p: 8.0 * 16.0 * p["steps"] * p["n_states"] ** 2 * p["n_actions"],
     simulate=simulate,
     theory=theory,
     checks=checks,

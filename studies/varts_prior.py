@@ -12,6 +12,8 @@ from simkit.bandits.priors import estimate_normal_gamma
 from simkit.stats import summarize
 from simkit.study import Param, Study
 
+from ._common import karmed_memory
+
 PRIORS = ("correct", "var-x0.1", "var-x0.3", "var-x3", "var-x10", "mean-shift", "overconfident", "estimated")
 
 
@@ -218,6 +220,12 @@ STUDY = Study(
     quick_grid={"prior": PRIORS},
     quick_settings={**SETTINGS, "horizon": 1_000, "grid_points": 25},
     quick_reps=1_000,
+    # two policies' K-armed runs: K-long statistics and the regret on the grid; "estimated" also fits the
+    # prior to prior_instances × K earlier instances (means and variances, and the fit's copies)
+    memory=lambda p: (
+        karmed_memory(2, p["K"], p["grid_points"])
+        + (48.0 * p["prior_instances"] * p["K"] if p["prior"] == "estimated" else 0.0)
+    ),
     simulate=simulate,
     theory=theory,
     checks=checks,

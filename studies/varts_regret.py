@@ -14,7 +14,7 @@ from simkit.bandits.theory import uniform_regret
 from simkit.stats import loglog_slope, summarize
 from simkit.study import Param, Study
 
-from ._common import z_at_least
+from ._common import karmed_memory, z_at_least
 
 POLICY_NAMES = ("ucb1", "ucb-v", "kl-ucb", "ts-known", "ts-over", "ts-under", "varts")
 
@@ -240,6 +240,8 @@ STUDY = Study(
     quick_grid={},
     quick_settings={**SETTINGS, "horizon": 1_000, "grid_points": 25},
     quick_reps=1_000,
+    # seven policies' K-armed runs: K-long statistics and the regret on the grid
+    memory=lambda p: karmed_memory(7, p["K"], p["grid_points"]),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -11,6 +11,8 @@ from simkit.bandits.karmed import NormalGamma, Policy, log_grid, simulate_karmed
 from simkit.stats import summarize
 from simkit.study import Param, Study
 
+from ._common import karmed_memory
+
 POLICY_NAMES = ("ucb1", "kl-ucb", "ts-bernoulli", "ts-known", "varts")
 
 
@@ -173,6 +175,8 @@ STUDY = Study(
     quick_grid={"env": ("bernoulli", "beta")},
     quick_settings={**SETTINGS, "horizon": 1_000, "grid_points": 20},
     quick_reps=600,
+    # five policies' K-armed runs: K-long statistics and the regret on the grid
+    memory=lambda p: karmed_memory(5, p["K"], p["grid_points"]),
     simulate=simulate,
     theory=theory,
     checks=checks,

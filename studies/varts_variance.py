@@ -12,7 +12,7 @@ from simkit.bandits.karmed import NormalGamma, Policy, log_grid, simulate_karmed
 from simkit.stats import summarize
 from simkit.study import Param, Study
 
-from ._common import z_at_least
+from ._common import karmed_memory, z_at_least
 
 
 def prior(p) -> NormalGamma:
@@ -220,6 +220,8 @@ STUDY = Study(
     quick_grid={"mean_variance": (0.1, 1.0, 10.0), "alpha0": (1.5, 16.0)},
     quick_settings={**SETTINGS, "horizon": 1_000, "grid_points": 20},
     quick_reps=1_000,
+    # two policies' K-armed runs: K-long statistics and the regret on the grid
+    memory=lambda p: karmed_memory(2, p["K"], p["grid_points"]),
     simulate=simulate,
     theory=theory,
     checks=checks,

@@ -283,3 +283,145 @@ def test_inner_dimensions_share_draws_and_keep_the_grid_layout():
     np.testing.assert_allclose(other["value"].sel(step=1, scale=5.0), 5.0 * v.sel(scale=1.0), rtol=1e-12)
     procs = run_study("engine-inner", backend="numpy", out=None, progress=False, reps=12, seed=3, workers=2)
     xr.testing.assert_identical(_data(ds), _data(procs.dataset))
+
+
+# ---------------------------------------------------------------------------------------------
+# streamed assembly: the units are copied into the run's arrays as they arrive, never all held
+
+
+def _assert_same_dataset(old, new):
+    """``new`` is ``old`` exactly: values, dims order, coordinates, dtypes, attributes and encoding."""
+    xr.testing.assert_identical(old, new)
+    assert list(old.variables) == list(new.variables)
+    assert list(old.dims) == list(new.dims)
+    assert old.encoding == new.encoding
+    for name, var in old.variables.items():
+        other = new.variables[name]
+        assert (var.dims, var.dtype, var.attrs, var.encoding) == (other.dims, other.dtype, other.attrs, other.encoding)
+        assert np.array_equal(var.values, other.values, equal_nan=var.dtype.kind in "fc"), name
+
+
+def _units_of(cfg):
+    from simkit.sweep import run_unit
+
+    units = plan_units(cfg)
+    return units, {
+        i: run_unit(cfg.study, cfg.settings, u.cell, cfg.seed, u.start, u.count, cfg.backend)
+        for i, u in enumerate(units)
+    }
+
+
+def _streamed(cfg, units, results, order):
+    from simkit.sweep import Assembly
+
+    assembly = Assembly(cfg, units)
+    for i in order:
+        assembly.add(i, results[i])
+    return assembly.finish()
+
+
+@pytest.mark.parametrize(
+    "name, reps",
+    [
+        ("collapse-gaussian", 40),  # three grid dimensions
+        ("varts-prior", 20),  # a text grid dimension, int64 and float variables
+        ("ridgeless-double-descent", 40),  # inner dimensions
+        ("sketched-optimal-m", 20),  # three inner dimensions, one of them text
+        ("preference-doubly-robust", 40),  # inner n and dims_order
+        ("irl-temperature", 8),  # rep_dim "mdp"
+    ],
+)
+def test_streamed_assembly_is_the_concatenation_of_the_units(name, reps):
+    from simkit.sweep import _combine
+
+    cfg = get_study(name).config(quick=True, reps=reps, backend="numpy")
+    units, results = _units_of(cfg)
+    old = _combine(cfg, units, results)
+    for order in (range(len(units)), reversed(range(len(units)))):  # the executors' order is any
+        _assert_same_dataset(old, _streamed(cfg, units, results, order))
+
+
+def _ragged_study():
+    """A study whose cells differ in a dimension's coordinates and in attributes: an outer join."""
+    from simkit.study import Param, Study
+
+    def simulate(params, states, backend):
+        reps, k = states.shape[0], int(params["k"])
+        rep_values = states[:, 0].astype(float)[:, None]
+        ds = xr.Dataset(
+            {
+                "y": (("t", "rep"), (np.arange(k)[:, None] + rep_values.T), {"units": "1"}),
+                "count": (("rep",), np.full(reps, k, dtype=np.int64)),
+                "label": ((), "cell"),  # no rep: concatenated over rep between units
+            },
+            coords={"t": np.arange(1, k + 1) * 10, "note": ("t", [f"t{i}" for i in range(k)])},
+            attrs={"k": k, "shared": "same"},
+        )
+        return ds
+
+    return Study(
+        name="engine-ragged",
+        title="ragged",
+        paper="none",
+        family="test",
+        teaching="",
+        params=(Param("k", int, low=1),),
+        grid={"k": (2, 3, 5)},
+        settings={},
+        reps=7,
+        quick_grid={"k": (2, 3, 5)},
+        quick_settings={},
+        quick_reps=7,
+        simulate=simulate,
+        theory=lambda ds: None,
+        checks=lambda ds: [],
+        plot=lambda ds: None,
+    )
+
+
+def test_streamed_assembly_joins_cells_that_differ_like_concatenation():
+    from simkit.rng import rep_states
+    from simkit.sweep import _combine
+
+    study = _ragged_study()
+    cfg = study.config(quick=True, reps=7, backend="numpy")
+    units = plan_units(cfg)
+    assert len(units) > len(cfg.cells())  # several units per cell
+    results = {}
+    for i, u in enumerate(units):
+        ds = study.simulate({**cfg.settings, **u.cell}, rep_states(0, study.name, u.cell, u.count, start=u.start), "x")
+        results[i] = ds.assign_coords(rep=np.arange(u.start, u.start + u.count))
+    old = _combine(cfg, units, results)
+    assert old["y"].isnull().any() and old["count"].dtype == np.int64  # an outer join with NaN fill
+    for order in (range(len(units)), reversed(range(len(units)))):
+        _assert_same_dataset(old, _streamed(cfg, units, results, order))
+
+
+def test_streamed_assembly_of_checkpointed_and_computed_units(tmp_path):
+    """Units read back from checkpoints (NetCDF dtypes and encoding) mixed with computed ones."""
+    from simkit import checkpoints as cp
+    from simkit.executors import make_executor
+    from simkit.sweep import _combine, evaluate
+
+    study = get_study("varts-prior")
+    cfg = study.config(quick=True, reps=12, backend="numpy")
+    with make_executor(1, None) as ex:
+        evaluate(study, cfg, ex, checkpoint_dir=tmp_path, progress=False)
+    folder = tmp_path / config_key(cfg)
+    units = plan_units(cfg)
+    for unit in units[::2]:
+        (folder / unit.filename()).unlink()  # half the units are recomputed
+    with make_executor(1, None) as ex:
+        new, reused, computed = evaluate(study, cfg, ex, checkpoint_dir=tmp_path, progress=False)
+    assert reused == len(units) - len(units[::2]) and computed == len(units[::2])
+    key = config_key(cfg)
+    results = {}
+    for i, unit in enumerate(units):
+        ds, _ = cp.load(folder / unit.filename(), cp.record(cfg, key, unit))
+        results[i] = ds
+    assert all(ds is not None for ds in results.values())
+    # the reference: the loaded units where they were reused, the computed ones where they were not
+    _, computed_units = _units_of(cfg)
+    for unit_index in range(0, len(units), 2):
+        results[unit_index] = computed_units[unit_index]
+    _assert_same_dataset(_combine(cfg, units, results), new)

@@ -1,4 +1,4 @@
-"""Simulation of ``preference-annotators``: Bradley–Terry fits to simulated annotators (spec S2).
+"""Simulation of ``preference-annotators``: Bradley–Terry fits to simulated annotators.
 
 A replication draws, for each comparison budget ``n``, the win counts of ``n`` comparisons by
 the fast path (exact in distribution): pair-and-group cell counts

@@ -1,4 +1,4 @@
-"""Theory of ``preference-annotators``: Bradley–Terry reward learning as density estimation (spec S2).
+"""Theory of ``preference-annotators``: Bradley–Terry reward learning as density estimation.
 
 Everything here is deterministic (no randomness): the items and rewards of the toy, the win
 probabilities of the six annotators, the population Bradley–Terry fit ``θ∞`` (the BT projection),
@@ -6,7 +6,7 @@ its density ``p∞ = softmax(θ∞)``, the floor ``KL(p*‖p∞)`` (exact) and t
 coefficients ``c_proj``, ``c_truth`` of ``E[kl_projection] = c_proj/n`` and
 ``E[kl_truth] = KL(p*‖p∞) + c_truth/n`` (asymptotic, O(n⁻²) remainder).
 
-Notation (spec S2 §4): pairs ``{i < j}`` are drawn uniformly, each with weight ``w = 1/M``,
+Notation: pairs ``{i < j}`` are drawn uniformly, each with weight ``w = 1/M``,
 ``M = K(K−1)/2``; ``u = e_i − e_j``; ``d_ij = θ∞_i − θ∞_j``;
 
 * ``A = w Σ σ'_ij uuᵀ`` (information per comparison), ``J = w Σ [P(1−P) + (P − σ)²] uuᵀ``
@@ -223,7 +223,7 @@ def _softmax_fisher(p):
 
 @dataclasses.dataclass(frozen=True)
 class AnnotatorTheory:
-    """Deterministic theory of one annotator (spec S2 §4).
+    """Deterministic theory of one annotator.
 
     Attributes
     ----------

@@ -1,4 +1,4 @@
-"""Simulation of ``calibration-overlap``: temperature scaling of an interpolator vs Mixup (spec S4).
+"""Simulation of ``calibration-overlap``: temperature scaling of an interpolator vs Mixup.
 
 A replication is one training set and one independent calibration set, each with ``n`` points
 per cluster (cluster ``c`` is ``[c, c + W]``, ``W = 1/2``; label = ``c`` with probability

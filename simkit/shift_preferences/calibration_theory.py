@@ -1,4 +1,4 @@
-"""Theory of ``calibration-overlap``: temperature scaling of an interpolator vs Mixup (spec S4).
+"""Theory of ``calibration-overlap``: temperature scaling of an interpolator vs Mixup.
 
 ``k`` class clusters ``[c, c + W]`` (``W = 1/2``) on a line; the label is the cluster's class
 with probability ``1 − α`` and uniform on the ``k`` classes otherwise, so

@@ -1,4 +1,4 @@
-"""MLE vs importance-weighted MLE under covariate shift: the batched simulator (spec section S1).
+"""MLE vs importance-weighted MLE under covariate shift: the batched simulator.
 
 Our instantiation of Ge, Tang, Fan, Ma, Jin (ICLR 2024, arXiv:2311.15961): source
 ``x ~ N(0, I_d)``, target ``x ~ N(m e_1, I_d)``, ``y = beta^T x + c (x_1^2 - 1) + eps``,

@@ -1,4 +1,4 @@
-"""Theory of MLE vs importance-weighted MLE under a Gaussian mean shift (spec section S1, *derived*).
+"""Theory of MLE vs importance-weighted MLE under a Gaussian mean shift (*derived* here).
 
 The instantiation is ours (derived from the abstract of Ge, Tang, Fan, Ma, Jin, ICLR 2024,
 arXiv:2311.15961): source ``x ~ N(0, I_d)``, target ``x ~ N(m e_1, I_d)``,

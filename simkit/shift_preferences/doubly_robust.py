@@ -1,4 +1,4 @@
-"""Simulation of ``preference-doubly-robust``: DM, IS and DR estimates and learned policies (spec S3).
+"""Simulation of ``preference-doubly-robust``: DM, IS and DR estimates and learned policies.
 
 Every estimator is a mean of per-triple vectors ψ that depend on a triple only through its
 outcome ``o = 12y + 2y' + L`` (72 outcomes), so the count of each outcome is a sufficient

@@ -1,4 +1,4 @@
-"""Theory of ``preference-doubly-robust``: DM, IS and DR preference estimators (spec S3).
+"""Theory of ``preference-doubly-robust``: DM, IS and DR preference estimators.
 
 One prompt with ``K = 6`` responses of "length" ``φ(y) = y/5``; a verbose reference (logging)
 policy ``π_ref ∝ exp(2.5 φ)``; true preference ``P*(y ≻ y') = σ(s(y) − s(y'))`` with

@@ -1,4 +1,4 @@
-"""Sequential Bayesian updating on two Gaussian-mean tasks: the batched simulator (spec section S5).
+"""Sequential Bayesian updating on two Gaussian-mean tasks: the batched simulator.
 
 Our instantiation of Kessler, Cobb, Rudner, Zohren, Roberts (arXiv:2301.01828).  Task ``t`` has
 ``n_t`` observations ``y ~ N(theta_t, sigma2)`` with ``sigma2`` known.  Two learners update by

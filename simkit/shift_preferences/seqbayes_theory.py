@@ -1,4 +1,4 @@
-"""Exact theory of sequential Bayes forgetting for two Gaussian-mean tasks (spec section S5, *derived*).
+"""Exact theory of sequential Bayes forgetting for two Gaussian-mean tasks (*derived* here).
 
 Our instantiation of Kessler, Cobb, Rudner, Zohren, Roberts (arXiv:2301.01828): task ``t`` has
 ``n_t`` observations ``y ~ N(theta_t, sigma2)``; the ``shared`` model assumes one mean
