@@ -35,7 +35,7 @@ __all__ = ["RunResult", "run_study", "finish_dataset", "summarize_dataset"]
 class RunResult:
     """What :func:`run_study` returns.
 
-    Attributes
+    Parameters
     ----------
     study : Study
         The study that ran.
@@ -52,6 +52,14 @@ class RunResult:
         Units computed by this run.
     wall_seconds : float
         Wall time of the sweep, in seconds (without writing the outputs).
+
+    Examples
+    --------
+    >>> result = run_study("seqbayes-forgetting", quick=True, reps=200, out=None, progress=False, plot=False)
+    >>> result.computed, result.reused, result.paths
+    (20, 0, [])
+    >>> sorted({c.outcome for c in result.checks}) <= ["fail", "inconclusive", "pass"]
+    True
     """
 
     study: Study
@@ -546,6 +554,20 @@ def finish_dataset(study: Study, cfg, ds: xr.Dataset, wall_seconds: float, histo
         ``checks_failed``, ``checks_inconclusive``).
     checks : list of Check
         The study's checks on it.
+
+    Examples
+    --------
+    >>> from simkit.executors import SerialExecutor
+    >>> from simkit.registry import get_study
+    >>> from simkit.sweep import evaluate
+    >>> study = get_study("seqbayes-forgetting")
+    >>> cfg = study.config(quick=True, reps=200, backend="numpy")
+    >>> with SerialExecutor() as executor:
+    ...     ds, reused, computed = evaluate(study, cfg, executor, progress=False)
+    >>> ds, checks = finish_dataset(study, cfg, ds, wall_seconds=0.0)
+    >>> import json
+    >>> ds.attrs["Conventions"], len(json.loads(ds.attrs["checks"])) == len(checks) == 6
+    ('CF-1.10', True)
     """
     from .describe import references
 

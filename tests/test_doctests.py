@@ -51,6 +51,7 @@ DOCUMENTED = (
     "simkit.describe",
     "simkit.rng",
     "simkit.registry",
+    "simkit.api",
 )
 
 
