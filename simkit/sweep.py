@@ -414,13 +414,17 @@ def _as_units(template: xr.Dataset, arrays, cfg: RunConfig, units, skip):
 
 
 def _build(template: xr.Dataset, arrays) -> xr.Dataset:
-    """``template`` (a combined one-replication stub) with its ``rep`` variables replaced by ``arrays``."""
-    data_vars, coords = {}, {}
+    """``template`` (a combined one-replication stub) with its ``rep`` variables replaced by ``arrays``.
+
+    The variables keep the template's order (coordinates and data variables interleaved as
+    xarray's combine left them, which differs between xarray versions).
+    """
+    variables = {}
     for name, var in template.variables.items():
         if name in arrays:
             var = xr.Variable(var.dims, arrays[name], attrs=var.attrs, encoding=var.encoding)
-        (coords if name in template.coords else data_vars)[name] = var
-    out = xr.Dataset(data_vars, coords=coords, attrs=template.attrs)
-    out = out[list(template.data_vars)]  # the template's order of data variables (coordinates follow)
+        variables[name] = var
+    out = xr.Dataset(variables, attrs=template.attrs)
+    out = out.set_coords([name for name in template.coords if name not in out.coords])
     out.encoding = dict(template.encoding)
     return out
