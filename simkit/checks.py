@@ -99,7 +99,7 @@ def within_mc_error(
     as the Student-t quantile with ``R − 1`` degrees of freedom of the same tail probability
     (``q = t⁻¹_{R−1}(1 − Φ(−z))``: 5.10 for z = 4 at R = 20, 4.18 at R = 100, 4.06 at R = 300,
     → z for large R).  Measured before this: 2 false alarms in 40 correct quick runs of
-    sketched-risk at R = 20 (a paired difference with |t| ≈ 3.7 made significant by the skewness
+    sketched-risk at R = 20 (a paired difference with ``|t| ≈ 3.7`` made significant by the skewness
     transform), none at R = 40.
 
     Passes when ``|mean − theory| ≤ q·SE + rel·|theory| + abs_tol`` at every point; fails when
