@@ -248,10 +248,12 @@ def write_dataset(ds: xr.Dataset, path) -> Path:
         raise OutputError(f"cannot create folder {path.parent}: {exc.strerror or type(exc).__name__}") from None
     if path.is_dir():
         raise OutputError(f"cannot write {path}: a folder of that name is in the way")
-    data = _netcdf_bytes(_sanitise(ds))
     from .interrupts import critical
 
     with critical():  # Ctrl-C / SIGTERM wait until the file is in place or removed
+        # also while HDF5 builds the file in memory: a stop raised inside h5netcdf.File's constructor
+        # leaves a half-made object whose finaliser prints a traceback
+        data = _netcdf_bytes(_sanitise(ds))
         tmp = None
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -345,8 +347,10 @@ def read_dataset(path, *, require_simkit=True) -> xr.Dataset:
     path = Path(path)
     if not path.is_file():
         raise OutputError(f"{path}: no such file")
+    from .interrupts import critical
+
     try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
+        with critical(), xr.open_dataset(path, engine="h5netcdf") as ds:  # a stop waits until it is closed
             ds = ds.load()
     except Exception as exc:  # h5py/h5netcdf raise several unrelated types for a bad file
         raise OutputError(f"{path}: not a readable NetCDF file ({type(exc).__name__})") from None
