@@ -88,27 +88,18 @@ def test_run_writes_nc_png_pdf_and_cleans_checkpoints(tmp_path):
     assert saved.attrs["study"] == "engine-demo"
 
 
+def _command(out, *extra):
+    """``simkit run engine-demo`` into ``out`` (NumPy backend, 0.25 s per unit, no progress bar)."""
+    cmd = ["-m", "simkit", "run", "engine-demo", "--backend", "numpy", "--out", str(out), "--set", "pause=0.25"]
+    return [sys.executable, *cmd, "--no-progress", *extra]
+
+
 def _start(out, *extra):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "simkit",
-            "run",
-            "engine-demo",
-            "--backend",
-            "numpy",
-            "--out",
-            str(out),
-            "--set",
-            "pause=0.25",
-            "--no-progress",
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return subprocess.Popen(_command(out, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _run(out, *extra):
+    return subprocess.run(_command(out, *extra), capture_output=True, text=True, timeout=300)
 
 
 def _wait_for_checkpoints(out, count, proc, timeout=60):
@@ -126,25 +117,7 @@ def _wait_for_checkpoints(out, count, proc, timeout=60):
 @pytest.mark.slow
 def test_resume_after_a_killed_run_gives_the_uninterrupted_dataset(tmp_path):
     reference = tmp_path / "reference"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simkit",
-            "run",
-            "engine-demo",
-            "--backend",
-            "numpy",
-            "--out",
-            str(reference),
-            "--set",
-            "pause=0.25",
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _run(reference)
     assert done.returncode == 0, done.stderr
 
     out = tmp_path / "killed"
@@ -157,25 +130,7 @@ def test_resume_after_a_killed_run_gives_the_uninterrupted_dataset(tmp_path):
     saved = len(list(folder.glob(".checkpoints/*/*.nc")))
     assert 4 <= saved < 18
 
-    rerun = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simkit",
-            "run",
-            "engine-demo",
-            "--backend",
-            "numpy",
-            "--out",
-            str(out),
-            "--set",
-            "pause=0.25",
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    rerun = _run(out)
     assert rerun.returncode == 0, rerun.stderr
     reused = int(rerun.stdout.split(" reused from checkpoints")[0].rsplit(", ", 1)[1])
     assert reused >= saved - 1  # the unit being written at the kill may be lost, never corrupted
@@ -193,54 +148,13 @@ def test_fresh_and_changed_configuration_never_reuse(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "resume" in err and "Traceback" not in err
-    changed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simkit",
-            "run",
-            "engine-demo",
-            "--backend",
-            "numpy",
-            "--out",
-            str(out),
-            "--set",
-            "pause=0.25",
-            "--seed",
-            "1",
-            "--no-progress",
-            "--set",
-            "scale=1,2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    changed = _run(out, "--seed", "1", "--set", "scale=1,2")
     assert changed.returncode == 0 and "reused" not in changed.stdout
     proc = _start(out)
     _wait_for_checkpoints(out, 3, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    fresh = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simkit",
-            "run",
-            "engine-demo",
-            "--backend",
-            "numpy",
-            "--out",
-            str(out),
-            "--set",
-            "pause=0.25",
-            "--fresh",
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    fresh = _run(out, "--fresh")
     assert fresh.returncode == 0 and "reused" not in fresh.stdout
 
 
